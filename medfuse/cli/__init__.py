@@ -1,0 +1,26 @@
+"""``medfuse`` command line. Each command lives in its own module and calls one engine or workflow
+function; heavy packages are imported inside the commands so that ``medfuse --help`` stays fast."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from medfuse.cli import info  # noqa: F401  (commands register on import)
+from medfuse.cli._app import app
+from medfuse.errors import MedFuseError
+
+__all__ = ["app", "main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; a ``MedFuseError`` becomes one line on stderr and exit status 2."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        app(args=argv, prog_name="medfuse")
+    except MedFuseError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    return 0

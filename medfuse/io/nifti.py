@@ -1,0 +1,114 @@
+"""NIfTI reading and writing. NIfTI stores RAS; the ``Volume`` is LPS: the conversion happens here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from medfuse.errors import InvalidSeriesError
+from medfuse.io._atomic import atomic_path
+from medfuse.volume import Volume
+
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+
+
+def is_nifti(path: Path) -> bool:
+    """True when the file name ends in ``.nii`` or ``.nii.gz``."""
+    return path.name.lower().endswith(NIFTI_SUFFIXES)
+
+
+def ras_affine_to_lps(affine: np.ndarray) -> np.ndarray:
+    """Convert a 4x4 voxel -> RAS affine (NIfTI) to voxel -> LPS (DICOM/ITK); its own inverse.
+
+    Examples
+    --------
+    >>> ras_affine_to_lps(np.diag([2.0, 2.0, 2.0, 1.0])).diagonal().tolist()
+    [-2.0, -2.0, 2.0, 1.0]
+    """
+    return np.diag([-1.0, -1.0, 1.0, 1.0]) @ np.asarray(affine, dtype=float)
+
+
+def read_nifti(path: str | Path, *, modality: str | None = None, units: str | None = None) -> Volume:
+    """Read a NIfTI file into an LPS ``Volume``, keeping the stored dtype unless scaling applies.
+
+    Geometry follows nibabel's choice of sform/qform; the affine is converted from RAS to LPS.
+    NIfTI carries no modality: ``modality`` and ``units`` come from the caller, else from the
+    description MedFuse writes (``medfuse CT HU``), else ``OT`` in arbitrary units.
+    """
+    import nibabel as nib
+
+    path = Path(path)
+    try:
+        image = nib.load(str(path))
+        data = np.asanyarray(image.dataobj)
+    except Exception as err:
+        raise InvalidSeriesError(f"not a readable NIfTI file ({err})", path=path) from err
+    if data.dtype == np.float64:
+        data = data.astype(np.float32)
+    stored_modality, stored_units = _medfuse_description(image.header)
+    modality = modality or stored_modality or "OT"
+    units = units or (stored_units if modality == stored_modality else None)
+    data = np.squeeze(data, axis=tuple(range(3, data.ndim))) if data.ndim > 3 else data
+    if data.ndim not in (2, 3):
+        raise InvalidSeriesError(
+            f"expected a 2D or 3D image, got shape {data.shape}; split 4D series first", path=path
+        )
+    affine = ras_affine_to_lps(image.affine)
+    nd = data.ndim
+    linear = affine[:3, :3]
+    spacing = np.linalg.norm(linear, axis=0)
+    if np.any(spacing == 0):
+        raise InvalidSeriesError(f"degenerate affine (zero voxel size) {spacing.tolist()}", path=path)
+    direction = linear / spacing
+    array = np.ascontiguousarray(np.transpose(data))  # (x, y, z) -> (z, y, x)
+    if nd == 2:
+        spacing, direction, origin = spacing[:2], direction[:2, :2], affine[:2, 3]
+    else:
+        origin = affine[:3, 3]
+    from medfuse.modalities import get_modality
+
+    return Volume(
+        array,
+        spacing=tuple(spacing),
+        origin=tuple(origin),
+        direction=direction,
+        modality=modality,
+        units=units or get_modality(modality).default_units,
+        meta={"source": str(path), "format": "nifti"},
+    )
+
+
+def _medfuse_description(header) -> tuple[str | None, str | None]:
+    """``(modality, units)`` from a description written by :func:`write_nifti`, else ``(None, None)``."""
+    words = header["descrip"].item().decode("ascii", "replace").strip("\x00 ").split()
+    if len(words) == 3 and words[0] == "medfuse":
+        return words[1], words[2]
+    return None, None
+
+
+def write_nifti(volume: Volume, path: str | Path) -> Path:
+    """Write ``volume`` as NIfTI (LPS converted to RAS), atomically; returns the path."""
+    import nibabel as nib
+
+    path = Path(path)
+    if volume.ndim == 3:
+        affine = ras_affine_to_lps(volume.affine)
+    else:
+        affine = np.eye(4)
+        affine[:2, :2] = volume.affine[:2, :2]
+        affine[:2, 3] = volume.affine[:2, 2]
+        affine = ras_affine_to_lps(affine)
+    data = np.transpose(volume.array) if not volume.is_rgb else np.transpose(volume.array, (1, 0, 2))
+    if data.dtype == np.bool_:
+        data = data.astype(np.uint8)
+    if data.dtype == np.float64:
+        data = data.astype(np.float32)
+    image = nib.Nifti1Image(np.ascontiguousarray(data), affine)
+    image.set_qform(affine, code=1)
+    image.set_sform(affine, code=1)
+    image.header.set_xyzt_units("mm", "sec")
+    image.header["descrip"] = f"medfuse {volume.modality} {volume.units}"[:79].encode()
+    with atomic_path(path) as tmp:
+        nib.save(image, str(tmp))
+    return path
