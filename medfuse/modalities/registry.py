@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from importlib.metadata import entry_points
 
+from medfuse._plugins import discover
 from medfuse.modalities.builtin import OT
 from medfuse.modalities.spec import ModalitySpec
 
@@ -17,20 +17,16 @@ GROUP = "medfuse.modalities"
 @functools.cache
 def _load() -> tuple[dict[str, tuple[ModalitySpec, str]], dict[str, str]]:
     """Load every entry point once: ``({code: (spec, origin)}, {entry point: error})``."""
+    found = discover(GROUP)
     specs: dict[str, tuple[ModalitySpec, str]] = {}
-    errors: dict[str, str] = {}
-    for ep in entry_points(group=GROUP):
-        origin = ep.dist.name if ep.dist is not None else ep.value
-        try:
-            obj = ep.load()
-            spec = obj() if callable(obj) and not isinstance(obj, ModalitySpec) else obj
-            if not isinstance(spec, ModalitySpec):
-                raise TypeError(f"must return a ModalitySpec, not {type(spec).__name__}")
-        except Exception as err:  # a broken plugin is reported and skipped, never fatal
-            errors[f"{ep.name} ({ep.value})"] = f"{type(err).__name__}: {err}"
-            logger.warning("skipping modality plugin %s: %s", ep.value, err)
-            continue
-        specs[spec.code] = (spec, origin)
+    errors = dict(found.errors)
+    for name, (obj, origin) in found.items.items():
+        spec = obj() if callable(obj) and not isinstance(obj, ModalitySpec) else obj
+        if isinstance(spec, ModalitySpec):
+            specs[spec.code] = (spec, origin)
+        else:
+            errors[name] = f"TypeError: must give a ModalitySpec, not {type(spec).__name__}"
+            logger.warning("skipping modality plugin %s: not a ModalitySpec", name)
     return specs, errors
 
 
