@@ -46,6 +46,8 @@ def read_nifti(path: str | Path, *, modality: str | None = None, units: str | No
         raise InvalidSeriesError(f"not a readable NIfTI file ({err})", path=path) from err
     if data.dtype == np.float64:
         data = data.astype(np.float32)
+    if not data.dtype.isnative:  # big-endian files (SPM templates) become native order
+        data = data.astype(data.dtype.newbyteorder("="))
     stored_modality, stored_units = _medfuse_description(image.header)
     modality = modality or stored_modality or "OT"
     units = units or (stored_units if modality == stored_modality else None)
@@ -104,6 +106,8 @@ def write_nifti(volume: Volume, path: str | Path) -> Path:
         data = data.astype(np.uint8)
     if data.dtype == np.float64:
         data = data.astype(np.float32)
+    if not data.dtype.isnative:  # big-endian files (SPM templates) become native order
+        data = data.astype(data.dtype.newbyteorder("="))
     image = nib.Nifti1Image(np.ascontiguousarray(data), affine)
     image.set_qform(affine, code=1)
     image.set_sform(affine, code=1)
