@@ -7,6 +7,7 @@ import logging
 import sys
 
 from medfuse.cli import info  # noqa: F401  (commands register on import)
+from medfuse.cli import plugins  # noqa: F401
 from medfuse.cli._app import app
 from medfuse.errors import MedFuseError
 
