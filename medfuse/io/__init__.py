@@ -21,6 +21,7 @@ from typing import Any
 from medfuse.errors import InputError, InvalidSeriesError
 from medfuse.io.image2d import is_image2d, read_image2d, write_png
 from medfuse.io.nifti import is_nifti, read_nifti, write_nifti
+from medfuse.io.plugin_dispatch import claiming_spec, load_with_plugin
 from medfuse.volume import Volume
 
 __all__ = ["describe", "load", "load_all", "write_nifti", "write_png", "write_dicom_series"]
@@ -52,6 +53,8 @@ def load(
     Parameters
     ----------
     path : a DICOM folder (searched recursively), a DICOM file, ``.nii``/``.nii.gz``, PNG/TIFF.
+        A file claimed by an installed modality plugin (its ``file_patterns``, or its DICOM
+        Modality/SOP Class when it brings a ``loader``) is read by that plugin's loader.
     series_uid : which series of a DICOM folder holding several (see :func:`load_all`).
     modality, units : for formats that do not record them (NIfTI, PNG); ignored for DICOM.
     suv : convert PET in Bq/ml (or Philips CNTS) to SUVbw when the headers allow it.
@@ -65,6 +68,10 @@ def load(
     """
     path = Path(path)
     _check_exists(path)
+    plugin = claiming_spec(path, is_dicom=path.is_file() and _is_dicom_file(path))
+    if plugin is not None and plugin.loader is not None:
+        return load_with_plugin(plugin, path)
+    modality = modality or (plugin.code if plugin is not None else None)
     if path.is_file() and is_nifti(path):
         return read_nifti(path, modality=modality, units=units)
     if path.is_file() and is_image2d(path):
