@@ -1,0 +1,175 @@
+"""The pipeline steps: each is one call into ``medfuse.workflow`` or an engine, on one study's state.
+
+A step reads what earlier steps left in :class:`StudyState`, adds its own results, writes its files
+into the study's (temporary) output folder, and records its key numbers in ``state.summary``: the
+numbers that become the study's row of the cohort table.
+
+Examples
+--------
+>>> sorted(STEPS)
+['export', 'fuse', 'load', 'quantify', 'register', 'report']
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medfuse.pipeline.config import (
+    ExportStep,
+    FuseStep,
+    LoadStep,
+    Pipeline,
+    QuantifyStep,
+    RegisterStep,
+    ReportStep,
+)
+from medfuse.volume import Volume
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class StudyState:
+    """What the steps of one study have produced so far; volumes are keyed by input name."""
+
+    pipeline: Pipeline
+    inputs: dict[str, Path]
+    out_dir: Path
+    fixed: Volume | None = None
+    moving: dict[str, Volume] = field(default_factory=dict)
+    masks: dict[str, Volume] = field(default_factory=dict)
+    registered: dict[str, Volume] = field(default_factory=dict)
+    registrations: dict[str, Any] = field(default_factory=dict)
+    fused: Volume | None = None
+    fusion_metrics: dict[str, float] = field(default_factory=dict)
+    roi: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    outputs: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def add_output(self, path: Path) -> None:
+        """Record a written file, relative to the study folder."""
+        self.outputs.append(path.relative_to(self.out_dir).as_posix())
+
+
+def load(state: StudyState, step: LoadStep) -> None:
+    """Load the fixed, moving and mask inputs (``medfuse.workflow.load_inputs``)."""
+    from medfuse.workflow import StudyInputs, load_inputs
+
+    pipeline, paths = state.pipeline, state.inputs
+    masks = [r for r in pipeline.mask_roles if r in paths]
+    modalities = {str(paths[r]): spec.modality for r, spec in pipeline.inputs.items()
+                  if r in paths and spec.modality}
+    fixed, moving, mask_volumes = load_inputs(StudyInputs(
+        fixed=paths[pipeline.fixed_role],
+        moving=[paths[r] for r in pipeline.moving_roles],
+        masks=[paths[r] for r in masks],
+        modalities=modalities,
+    ))
+    state.fixed = fixed
+    state.moving = dict(zip(pipeline.moving_roles, moving))
+    state.masks = dict(zip(masks, mask_volumes))
+    for role, volume in [(pipeline.fixed_role, fixed), *state.moving.items()]:
+        state.summary[f"{role}_size"] = "x".join(map(str, volume.size))
+
+
+def register(state: StudyState, step: RegisterStep) -> None:
+    """Bring each moving series onto the fixed grid (``medfuse.workflow.register_series``)."""
+    from medfuse.workflow import register_series
+
+    for role, volume in state.moving.items():
+        on_fixed, result = register_series(state.fixed, volume, mode=step.mode, preset=step.preset,
+                                           params=step.params)
+        state.registered[role] = on_fixed
+        state.registrations[role] = result
+        state.summary[f"{role}_registration"] = "geometry" if result is None else "registered"
+
+
+def fuse(state: StudyState, step: FuseStep) -> None:
+    """Fuse the fixed series with the partner series (``medfuse.fusion.fuse``)."""
+    from medfuse import fusion
+
+    partner = step.partner or state.pipeline.moving_roles[0]
+    state.fused = fusion.fuse([state.fixed, state.registered[partner]], method=step.method)
+    state.summary["fusion_method"] = step.method
+
+
+def quantify(state: StudyState, step: QuantifyStep) -> None:
+    """ROI statistics of every series under each mask (``medfuse.quantify.roi``)."""
+    if step.roi and state.masks:
+        from medfuse.quantify.roi import roi_statistics
+
+        series = {state.pipeline.fixed_role: state.fixed, **state.registered}
+        for mask_role, mask in state.masks.items():
+            for role, volume in series.items():
+                for entry in roi_statistics(volume, mask, series=role):
+                    state.roi.append({"mask": mask_role, **entry})
+                    for key in ("volume_ml", "mean", "hu_mean", "suv_max", "suv_mean", "suv_peak",
+                                "mtv_ml", "tlg"):
+                        if entry.get(key) is not None:
+                            state.summary[f"{role}_{key}"] = round(float(entry[key]), 4)
+
+
+def report(state: StudyState, step: ReportStep) -> None:
+    """Write the study report (``medfuse.report``)."""
+    raise NotImplementedError  # wired when medfuse.report lands
+
+
+def export(state: StudyState, step: ExportStep) -> None:
+    """Write the chosen volumes as NIfTI files (``medfuse.io.write_nifti``)."""
+    from medfuse.io import write_nifti
+
+    named: list[tuple[str, Volume | None]] = []
+    for item in step.items:
+        if item == "fixed":
+            named.append((f"{state.pipeline.fixed_role}.nii.gz", state.fixed))
+        elif item == "fused":
+            named.append(("fused.nii.gz", state.fused))
+        else:
+            source = {"moving": state.moving, "registered": state.registered,
+                      "masks": state.masks}[item]
+            named += [(f"{role}{'_registered' if item == 'registered' else ''}.nii.gz", volume)
+                      for role, volume in source.items()]
+    for name, volume in named:
+        if volume is not None:
+            state.add_output(write_nifti(volume, state.out_dir / name))
+
+
+#: step name -> function(state, step config)
+STEPS: dict[str, Callable[[StudyState, Any], None]] = {
+    "load": load, "register": register, "fuse": fuse, "quantify": quantify, "report": report,
+    "export": export,
+}
+
+
+class StepFailed(Exception):
+    """A step raised; ``step`` names it and ``__cause__`` is the original error."""
+
+    def __init__(self, step: str) -> None:
+        self.step = step
+        super().__init__(f"step {step!r} failed")
+
+
+def run_steps(pipeline: Pipeline, inputs: dict[str, Path], out_dir: Path) -> StudyState:
+    """Run every step of ``pipeline`` on one study, writing into ``out_dir``.
+
+    Raises
+    ------
+    StepFailed
+        A step raised; the original error is its ``__cause__``.
+    """
+    state = StudyState(pipeline=pipeline, inputs=inputs, out_dir=out_dir)
+    for step in pipeline.steps:
+        logger.info("step %s", step.step)
+        start = time.perf_counter()
+        try:
+            STEPS[step.step](state, step)
+        except Exception as err:
+            raise StepFailed(step.step) from err
+        state.timings[f"{step.step}_s"] = round(time.perf_counter() - start, 3)
+    return state
