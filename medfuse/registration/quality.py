@@ -1,0 +1,132 @@
+"""Registration quality: mutual information on the overlap, TRE, Dice, Jacobian determinant.
+
+Conventions: mutual information in bits from a 32 x 32 joint histogram of the fixed image and the
+resampled moving image, over the fixed voxels that the moving image covers (the overlap); TRE in mm,
+the Euclidean distance between where the result and the truth send each fixed-space point.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import SimpleITK as sitk
+
+from medfuse.volume import Volume
+
+
+def overlap_mask(fixed: Volume, moving: Volume, transform: sitk.Transform | None) -> np.ndarray:
+    """Boolean (z, y, x) mask of the fixed voxels whose mapped point lies inside the moving grid."""
+    ones = moving.with_array(np.ones(moving.array.shape[: moving.ndim], np.uint8))
+    return ones.resample_to(fixed, interpolation="nearest", transform=transform).array > 0
+
+
+def mutual_information(a: np.ndarray, b: np.ndarray, *, bins: int = 32) -> float:
+    """Mutual information in bits of two equally shaped samples (0 for fewer than 2 values).
+
+    Examples
+    --------
+    >>> x = np.repeat([0.0, 1.0], 500)
+    >>> round(mutual_information(x, x), 3)
+    1.0
+    """
+    a = np.asarray(a, dtype=float).ravel()
+    b = np.asarray(b, dtype=float).ravel()
+    if a.size < 2:
+        return 0.0
+    joint, _, _ = np.histogram2d(a, b, bins=bins)
+    p = joint / joint.sum()
+    pa, pb = p.sum(axis=1, keepdims=True), p.sum(axis=0, keepdims=True)
+    nz = p > 0
+    return float(np.sum(p[nz] * np.log2(p[nz] / (pa @ pb)[nz])))
+
+
+def mi_on_overlap(fixed: Volume, moving: Volume, transform: sitk.Transform | None) -> float:
+    """Mutual information between ``fixed`` and ``moving`` mapped by ``transform``, on the overlap."""
+    mask = overlap_mask(fixed, moving, transform)
+    warped = moving.resample_to(fixed, transform=transform).array
+    return mutual_information(np.asarray(fixed.array)[mask], warped[mask])
+
+
+def target_registration_error(
+    transform: sitk.Transform, fixed_points: Any, moving_points: Any
+) -> np.ndarray:
+    """Distances (mm) between ``transform(fixed_points)`` and the true ``moving_points``."""
+    p = np.atleast_2d(np.asarray(fixed_points, dtype=float))
+    q = np.atleast_2d(np.asarray(moving_points, dtype=float))
+    mapped = np.array([transform.TransformPoint(tuple(x)) for x in p])
+    return np.linalg.norm(mapped - q, axis=1)
+
+
+def tre_against_truth(
+    transform: sitk.Transform, truth: sitk.Transform, points: Any
+) -> np.ndarray:
+    """Distances (mm) between where ``transform`` and ``truth`` send each fixed-space point."""
+    p = np.atleast_2d(np.asarray(points, dtype=float))
+    return target_registration_error(transform, p, [truth.TransformPoint(tuple(x)) for x in p])
+
+
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    """Dice overlap of two boolean masks of one shape (1.0 when both are empty)."""
+    a, b = np.asarray(a, bool), np.asarray(b, bool)
+    total = int(a.sum() + b.sum())
+    return 1.0 if total == 0 else 2.0 * int((a & b).sum()) / total
+
+
+def jacobian_range(transform: sitk.Transform, reference: Volume) -> tuple[float, float, float]:
+    """Minimum and maximum Jacobian determinant on ``reference``'s grid, and the folded fraction.
+
+    Folding is ``det <= 0``: the transform is not invertible there.
+    """
+    field = sitk.TransformToDisplacementField(
+        transform, sitk.sitkVectorFloat64, reference.size, reference.origin, reference.spacing,
+        tuple(np.asarray(reference.direction).ravel()),
+    )
+    det = sitk.GetArrayFromImage(sitk.DisplacementFieldJacobianDeterminant(field))
+    return float(det.min()), float(det.max()), float(np.mean(det <= 0))
+
+
+def sample_points(volume: Volume, mask: np.ndarray | None = None, *, n: int = 2000,
+                  seed: int = 0) -> np.ndarray:
+    """``n`` world points (x, y, z) drawn from the voxels of ``volume`` inside ``mask`` (all voxels
+    when ``mask`` is None), for TRE over the anatomy."""
+    shape = volume.array.shape[: volume.ndim]
+    mask = np.ones(shape, bool) if mask is None else np.asarray(mask, bool)
+    idx = np.argwhere(mask)
+    if len(idx) == 0:
+        idx = np.argwhere(np.ones(shape, bool))
+    rng = np.random.default_rng(seed)
+    chosen = idx[rng.choice(len(idx), size=min(n, len(idx)), replace=False)]
+    return volume.index_to_world(chosen[:, ::-1].astype(float))
+
+
+def failure_warnings(*, mi_before: float, mi_after: float, transform: sitk.Transform,
+                     fixed: Volume, max_rotation_deg: float = 45.0,
+                     max_translation_mm: float = 100.0) -> list[str]:
+    """Warnings when a result looks like a failure: MI worse than the start, or a transform at the
+    edge of the plausible range (rotation or translation of the linear part too large)."""
+    from medfuse.registration.transforms import affine_matrix, compose, is_linear
+
+    warnings: list[str] = []
+    if mi_after < mi_before - 1e-3:
+        warnings.append(
+            f"mutual information went down ({mi_before:.3f} -> {mi_after:.3f} bits): "
+            "the registration probably failed; try landmarks or another preset"
+        )
+    linear = transform if is_linear(transform) else None
+    if linear is None and isinstance(transform, sitk.CompositeTransform):
+        parts = [transform.GetNthTransform(i) for i in range(transform.GetNumberOfTransforms())]
+        linear = compose([t for t in parts if is_linear(t)]) if any(is_linear(t) for t in parts) else None
+    if linear is not None:
+        m = affine_matrix(linear)
+        dim = m.shape[0] - 1
+        u, _, vt = np.linalg.svd(m[:dim, :dim])
+        r = u @ vt
+        angle = float(np.degrees(np.arccos(np.clip((np.trace(r) - (dim - 2)) / 2.0, -1.0, 1.0))))
+        centre = fixed.center()
+        shift = float(np.linalg.norm(np.asarray(linear.TransformPoint(tuple(centre))) - centre))
+        if angle > max_rotation_deg:
+            warnings.append(f"the rotation found is {angle:.0f} degrees: check the result")
+        if shift > max_translation_mm:
+            warnings.append(f"the centre of the fixed image moves {shift:.0f} mm: check the result")
+    return warnings
