@@ -1,0 +1,60 @@
+"""Reports of a study: one JSON document (every number and its provenance) rendered as HTML and PDF.
+
+``write_report(result, folder)`` writes ``report.json``, ``report.html`` and ``report.pdf``;
+:mod:`medfuse.report.exports` writes volumes, overlays, masks and transforms.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["write_report"]
+
+
+def write_report(
+    result: Any,
+    folder: str | Path,
+    *,
+    include_patient_identity: bool = False,
+    title: str = "MedFuse study report",
+    formats: tuple[str, ...] = ("json", "html", "pdf"),
+) -> dict[str, Path]:
+    """Write the report of a ``StudyResult`` into ``folder``: ``report.json``, ``.html``, ``.pdf``.
+
+    Every file is written atomically. Returns ``{format: path}``.
+
+    Parameters
+    ----------
+    result : a :class:`medfuse.workflow.StudyResult`.
+    folder : the output folder (created when missing).
+    include_patient_identity : add patient name, ID, birth date and input paths (off by default).
+    title : the report's title.
+    formats : which of ``json``, ``html``, ``pdf`` to write.
+    """
+    from medfuse.io._atomic import write_text
+    from medfuse.report.document import build_document
+    from medfuse.report.figures import study_figures
+
+    folder = Path(folder)
+    doc = build_document(result, include_patient_identity=include_patient_identity, title=title)
+    out: dict[str, Path] = {}
+    if "json" in formats:
+        out["json"] = write_text(folder / "report.json",
+                                 json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False))
+    if {"html", "pdf"} & set(formats):
+        figures = study_figures(result, doc["figures_through"]["point_lps_mm"])
+        if "html" in formats:
+            from medfuse.report.html import render_html
+
+            out["html"] = write_text(folder / "report.html", render_html(doc, figures))
+        if "pdf" in formats:
+            from medfuse.report.pdf import render_pdf
+
+            out["pdf"] = render_pdf(doc, figures, folder / "report.pdf")
+    logger.info("report written to %s", folder)
+    return out
