@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SUVUnavailableError", "suv_bw_factor"]
+__all__ = ["SUVUnavailableError", "dicom_datetime", "suv_bw_factor"]
 
 _PHILIPS_CREATOR = "Philips PET Private Group"
 _GE_PET_CREATOR = "GEMS_PETD_01"
@@ -122,7 +122,7 @@ def _bqml_factor(datasets: list[Dataset]) -> float:
 def _scan_time(datasets: list[Dataset]) -> dt.datetime:
     """The decay reference time of the series (QIBA): series time unless an acquisition began earlier."""
     first = datasets[0]
-    series = _datetime(first.get("SeriesDate"), first.get("SeriesTime"))
+    series = dicom_datetime(first.get("SeriesDate"), first.get("SeriesTime"))
     if series is None:
         raise SUVUnavailableError("SeriesDate (0008,0021) or SeriesTime (0008,0031) is missing")
     acquisitions = [t for t in (_acquisition_time(ds, series.date()) for ds in datasets) if t]
@@ -141,7 +141,7 @@ def _acquisition_time(ds: Dataset, series_date: dt.date) -> dt.datetime | None:
     if ds.get("AcquisitionDateTime"):
         return _parse_dt(str(ds.AcquisitionDateTime))
     date = ds.get("AcquisitionDate") or series_date.strftime("%Y%m%d")
-    return _datetime(date, ds.get("AcquisitionTime"))
+    return dicom_datetime(date, ds.get("AcquisitionTime"))
 
 
 def _injection_time(drug: Dataset, first: Dataset, scan: dt.datetime) -> dt.datetime:
@@ -149,7 +149,7 @@ def _injection_time(drug: Dataset, first: Dataset, scan: dt.datetime) -> dt.date
         parsed = _parse_dt(str(drug.RadiopharmaceuticalStartDateTime))
         if parsed is not None:
             return parsed
-    start = _datetime(first.get("SeriesDate"), drug.get("RadiopharmaceuticalStartTime"))
+    start = dicom_datetime(first.get("SeriesDate"), drug.get("RadiopharmaceuticalStartTime"))
     if start is None:
         raise SUVUnavailableError(
             "RadiopharmaceuticalStartDateTime (0018,1078) and RadiopharmaceuticalStartTime "
@@ -202,7 +202,14 @@ def _parse_dt(text: str) -> dt.datetime | None:
     return None if date is None or time is None else dt.datetime.combine(date, time)
 
 
-def _datetime(date: Any, time: Any) -> dt.datetime | None:
+def dicom_datetime(date: Any, time: Any) -> dt.datetime | None:
+    """Combine a DICOM DA and TM value into a ``datetime``; ``None`` when either is missing or invalid.
+
+    Examples
+    --------
+    >>> dicom_datetime("20201217", "104829.5").isoformat()
+    '2020-12-17T10:48:29.500000'
+    """
     if not date or not time:
         return None
     day, clock = _parse_da(str(date)), _parse_tm(str(time))
