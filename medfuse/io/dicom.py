@@ -298,11 +298,15 @@ def read_series(series: DicomSeries, *, suv: bool = True, source: str | Path | N
     entries = series.entries
     first = entries[0].header
     where = Path(source) if source is not None else entries[0].path.parent
+    spec = modality_for_dicom(series.modality, str(first.get("SOPClassUID", "") or ""))
+    if spec.loader is not None and len(entries) == 1:  # a plugin modality reads its own objects
+        from medfuse.io.plugin_dispatch import load_with_plugin
+
+        return load_with_plugin(spec, entries[0].path)
     _check_supported(entries)
     planes = _planes(entries)
     spacing, origin, direction, order = stack_geometry(planes, where=where)
     planes = [planes[i] for i in order]
-    spec = modality_for_dicom(series.modality, str(first.get("SOPClassUID", "") or ""))
     stored_units = str(first.get("Units", "") or "").strip().upper() or None
     factor, units, note = _value_units(spec.code, stored_units, [e.header for e in entries], suv,
                                        spec.default_units, where)
@@ -430,7 +434,7 @@ def _read_pixels(planes: list[Plane], entries: list[DicomFile], *, factor: float
     out = np.empty((len(planes), rows, cols), _output_dtype(planes, stored, bits_stored, factor is not None))
     native = out.dtype == stored.newbyteorder("=")
     raw = np.empty((rows, cols), stored)
-    work = None if native else np.empty((rows, cols), np.float64 if out.dtype.kind == "f" else np.int64)
+    work = None if native else np.empty((rows, cols), _work_dtype(planes, out.dtype, bits_stored))
     frames: np.ndarray | None = None
     for k, plane in enumerate(planes):
         entry = entries[plane.file_index]
@@ -445,12 +449,22 @@ def _read_pixels(planes: list[Plane], entries: list[DicomFile], *, factor: float
         if work is not None:
             np.copyto(work, target, casting="unsafe")
             exact = work.dtype.kind == "i"  # integer rescale into an integer type chosen to hold it
-            work *= int(plane.slope) if exact else plane.slope
-            work += int(plane.intercept) if exact else plane.intercept
+            if plane.slope != 1:
+                work *= int(plane.slope) if exact else plane.slope
+            if plane.intercept != 0:
+                work += int(plane.intercept) if exact else plane.intercept
             if factor is not None:
                 work *= factor
             np.copyto(out[k], work, casting="unsafe")
     return out
+
+
+def _work_dtype(planes: list[Plane], out: np.dtype, bits_stored: int) -> np.dtype:
+    """Per-plane rescale arithmetic: float64 as GDCM does, else the smallest exact integer type."""
+    if out.kind == "f":
+        return np.dtype(np.float64)
+    largest = max(abs(p.slope) for p in planes) * 2.0**bits_stored
+    return np.dtype(np.int32 if out.itemsize <= 4 and largest < 2**31 else np.int64)
 
 
 def _read_native(entry: DicomFile, frame: int, target: np.ndarray) -> None:

@@ -118,3 +118,17 @@ def test_medfuse_load_and_info_hand_rt_dose_to_the_plugin(edited_rtdose, capsys)
     assert (entry["modality"], entry["units"], entry["size"]) == ("RTDOSE", "Gy", [10, 10, 15])
     assert entry["spacing"] == [10.0, 10.0, 5.0]
     assert entry["origin"] == pytest.approx([189.43125, 199.43125, -761.87])
+
+
+def test_dicom_folder_with_ct_and_dose_hands_the_dose_to_the_plugin(tmp_path, rtdose_path) -> None:
+    from medfuse.io import load_all
+
+    folder = tmp_path / "plan"
+    folder.mkdir()
+    (folder / "RD.dose.dcm").write_bytes(rtdose_path.read_bytes())
+    (folder / "CT.1.dcm").write_bytes(pydicom_file("CT_small.dcm").read_bytes())
+    volumes = {v.modality: v for v in load_all(folder)}
+    assert set(volumes) == {"CT", "RTDOSE"}
+    dose = volumes["RTDOSE"]
+    np.testing.assert_array_equal(dose.array, read_rtdose(rtdose_path).array)
+    assert dose.units == "%" and dose.spacing == (10.0, 10.0, 5.0)
