@@ -6,8 +6,13 @@ from __future__ import annotations
 import logging
 import sys
 
-from medfuse.cli import info  # noqa: F401  (commands register on import)
+from medfuse.cli import demo  # noqa: F401  (commands register on import)
+from medfuse.cli import info  # noqa: F401
 from medfuse.cli import plugins  # noqa: F401
+from medfuse.cli import report  # noqa: F401
+from medfuse.cli import run  # noqa: F401
+from medfuse.cli import sample_data  # noqa: F401
+from medfuse.cli import view  # noqa: F401
 from medfuse.cli._app import app
 from medfuse.errors import MedFuseError
 
