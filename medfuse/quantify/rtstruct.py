@@ -92,6 +92,20 @@ def fill_contours(reference: Volume, contours: Iterable[np.ndarray]) -> np.ndarr
     return mask
 
 
+def is_rtstruct(path: str | Path) -> bool:
+    """True for a DICOM file whose Modality is RTSTRUCT (headers only are read)."""
+    import pydicom
+
+    path = Path(path)
+    if not path.is_file():
+        return False
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["Modality", "SOPClassUID"])
+    except Exception:  # not DICOM at all: NIfTI, PNG ...
+        return False
+    return ds.get("Modality") == "RTSTRUCT" or ds.get("SOPClassUID") == RTSTRUCT_SOP_CLASS
+
+
 def read_rtstruct(path: str | Path) -> list[dict]:
     """ROIs of an RTSTRUCT file: ``[{"number", "name", "color", "frame_of_reference", "contours"}]``.
 

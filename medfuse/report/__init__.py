@@ -16,6 +16,22 @@ logger = logging.getLogger(__name__)
 __all__ = ["write_report"]
 
 
+def _check_not_inside_inputs(folder: Path, volumes: list[Any]) -> None:
+    """Refuse an output folder inside (or equal to) an input series' folder."""
+    from medfuse.errors import InputError
+
+    target = folder.resolve()
+    for volume in volumes:
+        source = volume.meta.get("source")
+        if not source:
+            continue
+        source_dir = Path(source).resolve()
+        source_dir = source_dir if source_dir.is_dir() else source_dir.parent
+        if target == source_dir or source_dir in target.parents:
+            raise InputError("the report folder is inside an input folder; choose another -o",
+                             path=folder)
+
+
 def write_report(
     result: Any,
     folder: str | Path,
@@ -41,6 +57,7 @@ def write_report(
     from medfuse.report.figures import study_figures
 
     folder = Path(folder)
+    _check_not_inside_inputs(folder, [result.fixed, *result.moving, *result.masks])
     doc = build_document(result, include_patient_identity=include_patient_identity, title=title)
     out: dict[str, Path] = {}
     if "json" in formats:

@@ -25,7 +25,7 @@ main{max-width:1000px;margin:0 auto;padding:24px 32px;background:#fff}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;border-bottom:2px solid #2f6f9f;padding-bottom:3px;
 margin-top:28px;color:#1f4e73}h3{font-size:14px;margin:18px 0 6px}
 .meta{color:#5a6877;font-size:12px}.note{font-size:12px;color:#5a6877}
-table{border-collapse:collapse;font-size:11.5px;margin:6px 0 10px;width:100%}
+table{border-collapse:collapse;font-size:11.5px;margin:6px 0 10px;width:auto;min-width:40%}
 th,td{border:1px solid #d3dae2;padding:3px 6px;text-align:right;white-space:nowrap}
 th{background:#e8eef4;text-align:center}td:first-child,th:first-child{text-align:left}
 td.text{text-align:left}tr:nth-child(even) td{background:#f8fafb}
