@@ -1,4 +1,4 @@
-"""Inventory of what is installed: modalities, fusion methods and registration presets, core and plugins.
+"""What is installed: modalities, fusion methods and registration presets, core and plugins alike.
 
 Every pluggable registry reads one entry-point group through :func:`medfuse._plugins.discover`:
 
@@ -29,6 +29,7 @@ import importlib
 import sys
 from dataclasses import asdict, dataclass
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, Literal
 
 from medfuse._plugins import discover
@@ -93,12 +94,11 @@ def refresh() -> None:
 def list_plugins() -> list[PluginEntry]:
     """Everything installed in the three plugin groups, sorted by kind then name, failures included.
 
-    Modalities come from the modality registry (so a spec it rejects is listed as failed); fusion
-    methods and presets are read from their entry-point groups.
+    Modalities come from the modality registry (so a spec it rejects is listed as failed), presets
+    from the preset registry (built-in presets are package data, not entry points); fusion methods
+    are read from their entry-point group.
     """
-    entries = _modality_entries()
-    entries += _group_entries("fusion")
-    entries += _group_entries("preset")
+    entries = _modality_entries() + _group_entries("fusion") + _preset_entries()
     order = list(GROUPS)
     return sorted(entries, key=lambda e: (order.index(e.kind), e.status != "ok", e.name))
 
@@ -120,6 +120,25 @@ def _group_entries(kind: Kind) -> list[PluginEntry]:
         for name, (obj, origin) in found.items.items()
     ]
     return entries + _failures(kind, found.errors)
+
+
+def _preset_entries() -> list[PluginEntry]:
+    from medfuse.registration.presets import PRESETS, plugin_presets
+
+    entries = [PluginEntry("preset", name, "medfuse", "elastix stages: " + ", ".join(stages))
+               for name, stages in PRESETS.items()]
+    for name, (stage_files, origin) in plugin_presets().items():
+        missing = [f for f in stage_files if not Path(f).is_file()]
+        if missing:
+            entries.append(PluginEntry("preset", name, origin,
+                                       f"missing parameter file(s): {', '.join(missing)}", "failed"))
+            continue
+        stages = ", ".join(Path(f).name for f in stage_files)
+        entries.append(PluginEntry("preset", name, origin, f"elastix stages: {stages}"))
+    found = discover(GROUPS["preset"])
+    shadowing = {f"{name} ({origin})": "name taken by a built-in preset; skipped"
+                 for name, (_, origin) in found.items.items() if name in PRESETS}
+    return entries + _failures("preset", {**found.errors, **shadowing})
 
 
 def _failures(kind: Kind, errors: dict[str, str]) -> list[PluginEntry]:

@@ -15,10 +15,12 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import re
 from importlib.resources import files
 from pathlib import Path
 
+from medfuse._plugins import discover
 from medfuse.errors import RegistrationError
 
 ParameterMap = dict[str, list[str]]
@@ -95,17 +97,39 @@ def format_parameter_map(pm: ParameterMap) -> str:
     return "".join(f"({k} {' '.join(value(v) for v in vs)})\n" for k, vs in pm.items())
 
 
+def plugin_presets() -> dict[str, tuple[tuple[str, ...], str]]:
+    """Presets from plugins (group ``medfuse.presets``): ``{name: (stage file paths, package)}``.
+
+    An entry point names one elastix parameter file, or a list of them run one after the other
+    (a path, a string or an ``importlib.resources`` file). Built-in names cannot be replaced.
+    """
+    return dict(_load_plugin_presets())
+
+
+@functools.cache
+def _load_plugin_presets() -> dict[str, tuple[tuple[str, ...], str]]:
+    found = discover("medfuse.presets")
+    return {
+        name: (tuple(str(f) for f in (obj if isinstance(obj, (list, tuple)) else [obj])), origin)
+        for name, (obj, origin) in found.items.items()
+        if name not in PRESETS
+    }
+
+
 def load_preset(name: str) -> list[ParameterMap]:
-    """The stage parameter maps of the preset ``name``.
+    """The stage parameter maps of the preset ``name`` (built-in or from a plugin).
 
     Raises
     ------
     RegistrationError
         ``name`` is not a preset; the message lists the presets.
     """
+    plugins = plugin_presets()
+    if name in plugins:
+        return [read_parameter_file(stage) for stage in plugins[name][0]]
     if name not in PRESETS:
         raise RegistrationError(
-            f"unknown preset {name!r}; choose one of {', '.join(sorted(PRESETS))} "
+            f"unknown preset {name!r}; choose one of {', '.join(sorted({*PRESETS, *plugins}))} "
             "or pass your own elastix parameter file"
         )
     folder = files("medfuse.registration") / "presets"
@@ -124,6 +148,6 @@ def choose_preset(fixed_modality: str | None, moving_modality: str | None) -> st
         return DEFAULT_PRESET
     for a, b in ((fixed_modality, moving_modality), (moving_modality, fixed_modality)):
         name = get_modality(a).presets.get(b.upper())
-        if name in PRESETS:
+        if name in PRESETS or name in plugin_presets():
             return name
     return DEFAULT_PRESET

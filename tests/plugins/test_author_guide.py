@@ -48,6 +48,8 @@ def test_guide_shows_a_complete_package() -> None:
         "medfuse-psma/src/medfuse_psma/__init__.py",
         "medfuse-psma/src/medfuse_psma/modality.py",
         "medfuse-psma/src/medfuse_psma/fusion.py",
+        "medfuse-psma/src/medfuse_psma/presets.py",
+        "medfuse-psma/src/medfuse_psma/psma_rigid.txt",
         "medfuse-psma/tests/test_psma.py",
     }
 
@@ -57,6 +59,7 @@ def test_medfuse_plugins_lists_the_guide_plugin(psma, capsys) -> None:
     entries = {(e["kind"], e["name"]): e for e in json.loads(capsys.readouterr().out)}
     assert entries[("modality", "PSMA")]["origin"] == "medfuse-psma"
     assert entries[("fusion", "uptake_blend")]["status"] == "ok"
+    assert entries[("preset", "psma_rigid")]["detail"] == "elastix stages: psma_rigid.txt"
     # the table the guide prints in section 6
     assert entries[("modality", "PSMA")]["detail"] in GUIDE.read_text(encoding="utf-8")
     assert entries[("fusion", "uptake_blend")]["detail"] in GUIDE.read_text(encoding="utf-8")
@@ -81,4 +84,4 @@ def test_guide_tests_pass_against_the_installed_plugin(psma) -> None:
         cwd=psma, env=env, capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    assert "4 passed" in done.stdout
+    assert "5 passed" in done.stdout

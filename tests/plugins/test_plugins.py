@@ -128,3 +128,37 @@ def test_plugin_loader_failures_name_the_file(fake_install, tmp_path, content, e
     with pytest.raises(error, match=message) as caught:
         load(path)
     assert str(path) in str(caught.value)
+
+
+PRESET_FILES = {
+    "medfuse_presetpack/__init__.py": (
+        "from importlib.resources import files\n"
+        "TWO_STAGES = [files('medfuse_presetpack') / 'a.txt', files('medfuse_presetpack') / 'b.txt']\n"
+        "MISSING = files('medfuse_presetpack') / 'nowhere.txt'\n"
+    ),
+    "medfuse_presetpack/a.txt": '(Transform "EulerTransform")\n(Metric "AdvancedMattesMutualInformation")\n',
+    "medfuse_presetpack/b.txt": '(Transform "BSplineTransform")\n(FinalGridSpacingInPhysicalUnits 20)\n',
+}
+PRESET_ENTRY_POINTS = {
+    "medfuse.presets": {
+        "two_stage": "medfuse_presetpack:TWO_STAGES",
+        "gone": "medfuse_presetpack:MISSING",
+        "rigid": "medfuse_presetpack:TWO_STAGES",  # a built-in name: refused
+    },
+}
+
+
+def test_plugin_presets_are_listed_and_loaded(fake_install) -> None:
+    from medfuse.registration import load_preset
+
+    fake_install("medfuse-presetpack", entry_points=PRESET_ENTRY_POINTS, files=PRESET_FILES)
+    presets = {(e.name, e.origin): e for e in list_plugins() if e.kind == "preset"}
+    assert presets[("two_stage", "medfuse-presetpack")].detail == "elastix stages: a.txt, b.txt"
+    assert presets[("rigid", "medfuse")].status == "ok"
+    assert presets[("rigid", "medfuse-presetpack")].status == "failed"
+    assert "taken by a built-in preset" in presets[("rigid", "medfuse-presetpack")].detail
+    assert presets[("gone", "medfuse-presetpack")].status == "failed"
+    assert "missing parameter file" in presets[("gone", "medfuse-presetpack")].detail
+    stages = load_preset("two_stage")
+    assert [s["Transform"] for s in stages] == [["EulerTransform"], ["BSplineTransform"]]
+    assert load_preset("rigid")[0]["Transform"] == ["EulerTransform"]  # the built-in one
