@@ -91,9 +91,9 @@ def load_all(path: str | Path, *, suv: bool = True) -> list[Volume]:
     path = Path(path)
     _check_exists(path)
     if path.is_dir():
-        from medfuse.io.dicom import discover_series, read_dicom
+        from medfuse.io.dicom import discover_series, read_series
 
-        return [read_dicom(path, series_uid=s.series_uid, suv=suv) for s in discover_series(path)]
+        return [read_series(s, suv=suv, source=path) for s in discover_series(path)]
     return [load(path, suv=suv)]
 
 

@@ -447,16 +447,25 @@ def _read_pixels(planes: list[Plane], entries: list[DicomFile], *, factor: float
             target[...] = frames[plane.frame]
         _fix_sign(target, bits_stored)
         if work is not None:
-            np.copyto(work, target, casting="unsafe")
-            exact = work.dtype.kind == "i"  # integer rescale into an integer type chosen to hold it
-            if plane.slope != 1:
-                work *= int(plane.slope) if exact else plane.slope
-            if plane.intercept != 0:
-                work += int(plane.intercept) if exact else plane.intercept
-            if factor is not None:
-                work *= factor
-            np.copyto(out[k], work, casting="unsafe")
+            _rescale(target, plane, factor, work, out[k])
     return out
+
+
+def _rescale(stored: np.ndarray, plane: Plane, factor: float | None, work: np.ndarray,
+             out: np.ndarray) -> None:
+    """``out = (stored * slope + intercept) * factor``, computed in ``work``'s type, then cast."""
+    exact = work.dtype.kind == "i"  # integer rescale into an integer type chosen to hold it
+    slope = int(plane.slope) if exact else plane.slope
+    intercept = int(plane.intercept) if exact else plane.intercept
+    if slope == 1 and factor is None:  # the common CT case: one pass
+        np.add(stored, intercept, out=out, dtype=work.dtype, casting="unsafe")
+        return
+    np.multiply(stored, slope, out=work, dtype=work.dtype, casting="unsafe")
+    if intercept != 0:
+        work += intercept
+    if factor is not None:
+        work *= factor
+    np.copyto(out, work, casting="unsafe")
 
 
 def _work_dtype(planes: list[Plane], out: np.dtype, bits_stored: int) -> np.dtype:
