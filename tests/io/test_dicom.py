@@ -388,3 +388,33 @@ def test_medfuse_info_json(parts: tuple[str, ...], capsys: pytest.CaptureFixture
     for entry in entries:
         assert len(entry["size"]) == 3 and len(entry["direction"]) == 9 and entry["series_uid"]
         assert (entry["suv_factor"] is None) == (entry["modality"] != "PT")
+
+
+def test_compressed_and_preamble_less_files(tmp_path: Path) -> None:
+    from pydicom.uid import RLELossless
+
+    paths = write_series(tmp_path / "s", 3, slopes=[1.0, 2.0, 0.5], intercept=-3.0)
+    expected = read_dicom(tmp_path / "s").array
+    ds = pydicom.dcmread(paths[0])
+    ds.compress(RLELossless)  # decoded by pydicom, not by the native fast path
+    ds.save_as(paths[0])
+    raw = pydicom.dcmread(paths[1])
+    paths[1].unlink()
+    raw.save_as(tmp_path / "s" / "raw_no_preamble", enforce_file_format=False)  # no DICM preamble
+    np.testing.assert_array_equal(read_dicom(tmp_path / "s").array, expected)
+
+
+def test_multiframe_nm_file(tmp_path: Path) -> None:
+    ds = pydicom.dcmread(write_series(tmp_path / "one", 1, dtype=np.uint16, intercept=None,
+                                      modality="NM", sop_class="1.2.840.10008.5.1.4.1.1.20")[0])
+    detector = Dataset()
+    detector.ImagePositionPatient, detector.ImageOrientationPatient = [5.0, 6.0, 7.0], list(AXIAL)
+    del ds.ImagePositionPatient, ds.ImageOrientationPatient
+    ds.DetectorInformationSequence = [detector]
+    ds.NumberOfFrames, ds.SpacingBetweenSlices = 4, 3.5
+    ds.PixelData = np.stack([np.full((6, 5), k, "<u2") for k in range(4)]).tobytes()
+    ds.save_as(tmp_path / "nm.dcm")
+    volume = read_dicom(tmp_path / "nm.dcm")
+    assert (volume.modality, volume.units, volume.size) == ("NM", "CNTS", (5, 6, 4))
+    assert volume.spacing[2] == pytest.approx(3.5) and volume.origin == pytest.approx((5.0, 6.0, 7.0))
+    assert volume.array[:, 0, 0].tolist() == [0, 1, 2, 3]
