@@ -119,6 +119,7 @@ Step = Annotated[
 class Pipeline(_Strict):
     """A validated pipeline; ``source`` and ``sha256`` record the file it came from."""
 
+    kind: Literal["batch"] = "batch"
     name: str
     description: str = ""
     inputs: dict[str, InputSpec]
@@ -182,6 +183,9 @@ def parse_pipeline(
     if not isinstance(data, dict):
         raise PipelineError("a pipeline must be a YAML mapping with name, inputs and steps",
                             path=source)
+    if data.get("kind", "batch") != "batch":
+        raise PipelineError(f"this is a {data['kind']!r} pipeline (for medfuse train), not a batch "
+                            "pipeline for medfuse run", path=source)
     try:
         pipeline = Pipeline.model_validate(data)
     except ValidationError as err:
@@ -262,23 +266,23 @@ def _format(problems: list[tuple[tuple[Any, ...], str]], root: yaml.Node | None)
 
 
 def _node_at(root: yaml.Node | None, loc: tuple[Any, ...]) -> tuple[yaml.Node | None, str]:
-    """The deepest YAML node along a pydantic ``loc`` and the field path it names.
+    """The YAML node to point at for a pydantic ``loc`` (a mapping entry's key, a sequence item)
+    and the field path it names.
 
     Union tags that pydantic inserts (``steps.1.register.mode``) have no node and are skipped.
     """
-    node, field = root, ""
+    node, mark, field = root, root, ""
     for key in loc:
-        child = None
         if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            child = node.value[key]
+            node = mark = node.value[key]
         elif isinstance(node, yaml.MappingNode):
-            child = next((v for k, v in node.value if k.value == str(key)), None)
-            if child is None and isinstance(key, str) and key in STEP_NEEDS:
+            entry = next(((k, v) for k, v in node.value if k.value == str(key)), None)
+            if entry is None and isinstance(key, str) and key in STEP_NEEDS:
                 continue  # the discriminator tag, not a key of the file
-            if child is None:
-                return node, f"{field}.{key}".lstrip(".")
-        if child is None:
+            if entry is None:
+                return mark, f"{field}.{key}".lstrip(".")
+            mark, node = entry
+        else:
             break
         field += f"[{key}]" if isinstance(key, int) else f".{key}"
-        node = child
-    return node, field.lstrip(".")
+    return mark, field.lstrip(".")

@@ -1,6 +1,6 @@
 """One study, run in its own process: the unit of work that the batch runner hands to a worker.
 
-:func:`execute_study` (run by a Dask worker) starts ``python -m medfuse.pipeline.study SPEC`` in a
+:func:`execute_study` (run by a Dask worker) starts ``python -m medfuse.pipeline._child SPEC`` in a
 new session, waits for it with the study's time limit, and kills it when the limit passes. The child
 writes into a hidden temporary folder beside the final one; the worker then writes ``status.json``
 (done or failed, with the reason) into it and renames the folder into place. So ``DIR/<study_id>/``
@@ -87,7 +87,7 @@ def execute_study(spec: dict[str, Any]) -> dict[str, Any]:
     timeout = spec.get("timeout_s")
     with (tmp / LOG_FILE).open("wb") as log:
         child = subprocess.Popen(
-            [sys.executable, "-m", "medfuse.pipeline.study", str(tmp / _SPEC)],
+            [sys.executable, "-m", "medfuse.pipeline._child", str(tmp / _SPEC)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         try:
@@ -163,7 +163,7 @@ def _exit_when_orphaned() -> None:
     threading.Thread(target=watch, daemon=True, name="medfuse-orphan-watch").start()
 
 
-def _child_main(spec_path: Path) -> int:
+def child_main(spec_path: Path) -> int:
     """Child process: run the steps into the spec's folder and write ``result.json``."""
     from medfuse import __version__
     from medfuse.pipeline.config import Pipeline
@@ -196,6 +196,3 @@ def _one_line(err: BaseException) -> str:
     text = " ".join(str(err).split())
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
-
-if __name__ == "__main__":
-    sys.exit(_child_main(Path(sys.argv[1])))
