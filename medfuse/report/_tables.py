@@ -35,7 +35,9 @@ def fmt(value: Any) -> str:
             return f"{value:.3g}" if abs(value) < 100 else f"{value:.1f}"
         return f"{value:.3g}"
     if isinstance(value, (list, tuple)):
-        return " × ".join(fmt(v) for v in value)
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        return (" × " if numeric else "; ").join(fmt(v) for v in value) or "none"
+
     return str(value)
 
 
