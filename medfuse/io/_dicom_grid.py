@@ -101,7 +101,7 @@ def _check_same(planes: list[Plane], attr: str, what: str, same: Any) -> None:
         if (value is None) != (reference is None) or (value is not None and not same(reference, value)):
             raise InvalidSeriesError(
                 f"mixed {what} in one series: {_fmt(value)} here, {_fmt(reference)} in "
-                f"{planes[0].path.name}{_frame(planes[0])}",
+                f"{_name(planes[0])}",
                 path=plane.path,
             )
 
@@ -114,8 +114,9 @@ def _fmt(value: Any) -> str:
     return "[" + ", ".join(f"{float(v):.6g}" for v in value) + "]"
 
 
-def _frame(plane: Plane) -> str:
-    return f" frame {plane.frame + 1}" if plane.frame else ""
+def _name(plane: Plane) -> str:
+    """The file name of a plane, with its frame number in a multi-frame file."""
+    return plane.path.name + (f" frame {plane.frame + 1}" if plane.frame else "")
 
 
 def _slice_spacing(planes: list[Plane], along: np.ndarray, positions: np.ndarray, normal: np.ndarray,
@@ -128,7 +129,7 @@ def _slice_spacing(planes: list[Plane], along: np.ndarray, positions: np.ndarray
         i = int(duplicate[0])
         raise InvalidSeriesError(
             f"two images at the same position ({along[i]:.3f} mm along the slice normal: "
-            f"{planes[i].path.name}{_frame(planes[i])} and {planes[i + 1].path.name}{_frame(planes[i + 1])}); "
+            f"{_name(planes[i])} and {_name(planes[i + 1])}); "
             "the series holds several stacks (echoes, phases or time points) - split it first",
             path=where,
         )
@@ -138,8 +139,8 @@ def _slice_spacing(planes: list[Plane], along: np.ndarray, positions: np.ndarray
         n_missing = int(round(steps[i] / typical)) - 1
         raise InvalidSeriesError(
             f"missing slices: a gap of {steps[i]:.3f} mm (about {max(n_missing, 1)} slice(s)) between "
-            f"{planes[i].path.name}{_frame(planes[i])} at {along[i]:.3f} mm and "
-            f"{planes[i + 1].path.name}{_frame(planes[i + 1])} at {along[i + 1]:.3f} mm, where slices "
+            f"{_name(planes[i])} at {along[i]:.3f} mm and {_name(planes[i + 1])} at "
+            f"{along[i + 1]:.3f} mm, where slices "
             f"are {typical:.3f} mm apart",
             path=where,
         )

@@ -190,7 +190,8 @@ def _read_header(path: Path) -> DicomFile | None:
             raise InvalidSeriesError(f"unreadable or truncated DICOM file ({err})", path=path) from err
     if not is_dicm and not ("SOPClassUID" in header or "Rows" in header):
         return None  # forced read of something that is not DICOM
-    sop_class = str(header.get("SOPClassUID", "") or getattr(header.get("file_meta"), "MediaStorageSOPClassUID", ""))
+    file_meta = getattr(header, "file_meta", None)
+    sop_class = str(header.get("SOPClassUID", "") or (file_meta or {}).get("MediaStorageSOPClassUID", ""))
     modality = str(header.get("Modality", "") or "").upper()
     if sop_class == _DICOMDIR_SOP_CLASS or "DirectoryRecordSequence" in header:
         return None
@@ -354,8 +355,10 @@ def _value_units(code: str, stored: str | None, headers: list[Dataset], suv: boo
 
     if code not in ("PT", "NM"):
         return None, default, None
-    if code == "NM" or stored == "GML" or not suv:
-        return (1.0 if stored == "GML" else None), ("SUVbw" if stored == "GML" else stored or default), None
+    if stored == "GML":  # already SUVbw
+        return 1.0, "SUVbw", None
+    if code == "NM" or not suv:
+        return None, stored or default, None
     try:
         return suv_bw_factor(headers), "SUVbw", None
     except SUVUnavailableError as err:
@@ -431,7 +434,8 @@ def _read_pixels(planes: list[Plane], entries: list[DicomFile], *, factor: float
     stored = _stored_dtype(header)
     bits_stored = min(_int(header.get("BitsStored"), stored.itemsize * 8), stored.itemsize * 8)
     rows, cols = planes[0].shape
-    out = np.empty((len(planes), rows, cols), _output_dtype(planes, stored, bits_stored, factor is not None))
+    dtype = _output_dtype(planes, stored, bits_stored, factor is not None)
+    out = np.empty((len(planes), rows, cols), dtype)
     native = out.dtype == stored.newbyteorder("=")
     raw = np.empty((rows, cols), stored)
     work = None if native else np.empty((rows, cols), _work_dtype(planes, out.dtype, bits_stored))
