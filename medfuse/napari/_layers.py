@@ -1,0 +1,195 @@
+"""``Volume`` <-> napari layer: placement in world millimetres and modality display defaults.
+
+napari's world axes are the LPS axes reversed (z, y, x), so the main 2D view is axial with the patient's
+left on the right of the screen and anterior at the top (the radiological convention). Every layer is
+placed by ``Volume.napari_affine()``: a PET on a 4 mm grid overlays a CT on a 1 mm grid without any
+resampling.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from medfuse.modalities import get_modality
+from medfuse.volume import Volume
+
+if TYPE_CHECKING:  # pragma: no cover
+    from napari.layers import Layer
+
+#: metadata key marking layers that MedFuse draws for itself (crosshair), never data
+ROLE_KEY = "medfuse_role"
+
+LayerDataTuple = tuple[np.ndarray, dict[str, Any], str]
+
+
+def _robust_range(array: np.ndarray, low: float, high: float) -> tuple[float, float]:
+    """Percentiles of the non-zero voxels of a subsample (fast on 100-million-voxel CTs)."""
+    step = max(1, int(round((array.size / 2_000_000) ** (1 / max(array.ndim, 1)))))
+    sample = np.asarray(array[(slice(None, None, step),) * array.ndim], dtype=np.float32)
+    nonzero = sample[sample != 0]
+    if nonzero.size == 0:
+        return 0.0, 1.0
+    lo, hi = (float(v) for v in np.percentile(nonzero, [low, high]))
+    return (lo, hi) if hi > lo else (lo, lo + 1.0)
+
+
+def window_presets(volume_or_code: Volume | str, *, units: str | None = None) -> dict[str, tuple[float, float]]:
+    """Named display windows for a modality (CT: soft tissue, brain, lung, bone; PET: SUV ranges).
+
+    Windows of a modality spec apply only when the values are in that modality's display units
+    (a PET in Bq/ml gets no SUV windows).
+
+    Examples
+    --------
+    >>> list(window_presets("CT"))
+    ['soft tissue', 'brain', 'lung', 'bone']
+    >>> window_presets("PT", units="BQML")
+    {}
+    """
+    if isinstance(volume_or_code, Volume):
+        code, units = volume_or_code.modality, volume_or_code.units
+    else:
+        code = volume_or_code
+    spec = get_modality(code)
+    if spec.code == "PT" and units not in (None, "SUVbw", "SUV"):
+        return {}
+    return dict(spec.windows)
+
+
+def display_defaults(volume: Volume) -> dict[str, Any]:
+    """Colormap, contrast limits, blending and opacity for ``volume``'s modality.
+
+    Anatomical images (CT, MR) are grey and opaque; functional ones (PET, SPECT) are a colour map
+    added on top of the anatomy. CT opens on its first window (soft tissue), PET on SUV 0-10 when in
+    SUV, other images on robust percentiles.
+
+    Examples
+    --------
+    >>> ct = Volume(np.zeros((2, 3, 4), np.int16), modality="CT", units="HU")
+    >>> display_defaults(ct)["contrast_limits"]
+    (-160.0, 240.0)
+    """
+    if volume.is_rgb:
+        return {"blending": "translucent", "opacity": 1.0}
+    spec = get_modality(volume.modality)
+    windows = window_presets(volume)
+    if windows:
+        limits = next(iter(windows.values()))
+    elif spec.functional:
+        limits = _robust_range(volume.array, 0.0, 99.9)
+    else:
+        limits = _robust_range(volume.array, 0.5, 99.5)
+    functional = spec.functional
+    return {
+        "colormap": spec.colormap,
+        "contrast_limits": (float(limits[0]), float(limits[1])),
+        "blending": "additive" if functional else "translucent_no_depth",
+        "opacity": 0.85 if functional else 1.0,
+    }
+
+
+def layer_name(volume: Volume) -> str:
+    """A short layer name: modality and series description (or file name)."""
+    label = volume.meta.get("description") or volume.meta.get("name") or ""
+    if not label and volume.meta.get("source"):
+        label = str(volume.meta["source"]).rstrip("/").split("/")[-1]
+        for suffix in (".nii.gz", ".nii", ".png", ".tif", ".tiff", ".dcm"):
+            label = label[: -len(suffix)] if label.lower().endswith(suffix) else label
+    if volume.modality in ("OT", "SEG") and label:
+        return label
+    return f"{volume.modality} {label}".strip()
+
+
+def volume_layer_data(volume: Volume, *, name: str | None = None, **overrides: Any) -> LayerDataTuple:
+    """The napari layer data tuple ``(array, kwargs, "image")`` for ``volume``.
+
+    The array is passed by reference (an int16 CT stays int16); ``overrides`` replace defaults.
+
+    Examples
+    --------
+    >>> pet = Volume(np.zeros((2, 3, 4), np.float32), spacing=(4, 4, 4), modality="PT", units="SUVbw")
+    >>> data, kwargs, kind = volume_layer_data(pet)
+    >>> kind, kwargs["colormap"], kwargs["blending"], np.diag(kwargs["affine"]).tolist()
+    ('image', 'inferno', 'additive', [4.0, 4.0, 4.0, 1.0])
+    """
+    kwargs = volume.napari_layer_kwargs()
+    kwargs["metadata"] = {**kwargs["metadata"], "source_volume": _describe(volume)}
+    kwargs.update(display_defaults(volume))
+    kwargs["name"] = name or layer_name(volume)
+    kwargs.update(overrides)
+    return volume.array, kwargs, "image"
+
+
+def labels_layer_data(volume: Volume, *, name: str | None = None) -> LayerDataTuple:
+    """The napari layer tuple ``(array, kwargs, "labels")`` of a label map (lesions, masks).
+
+    Examples
+    --------
+    >>> mask = Volume(np.zeros((2, 3, 4), np.uint8), modality="OT", units="label")
+    >>> labels_layer_data(mask, name="lesions")[2]
+    'labels'
+    """
+    kwargs = volume.napari_layer_kwargs()
+    kwargs.pop("rgb", None)
+    kwargs["name"] = name or str(volume.meta.get("description") or layer_name(volume))
+    kwargs["opacity"] = 0.5
+    return np.asarray(volume.array).astype(np.int32, copy=False), kwargs, "labels"
+
+
+def _describe(volume: Volume) -> dict[str, Any]:
+    return {"size": volume.size, "spacing": volume.spacing, "origin": volume.origin}
+
+
+def layer_data_to_world(layer: Layer) -> np.ndarray:
+    """The full data -> world matrix of a layer (its ``affine`` composed with scale and translate)."""
+    from napari.utils.transforms import Affine
+
+    inner = Affine(
+        scale=layer.scale, translate=layer.translate, rotate=layer.rotate, shear=layer.shear
+    ).affine_matrix
+    return np.asarray(layer.affine.affine_matrix) @ inner
+
+
+def layer_to_volume(layer: Layer) -> Volume:
+    """Rebuild a ``Volume`` from an image or labels layer: its data, world placement and metadata.
+
+    Layers that MedFuse did not create get modality ``OT`` (labels: ``SEG``) in arbitrary units.
+    """
+    matrix = layer_data_to_world(layer)
+    nd = matrix.shape[0] - 1
+    flip = np.eye(nd + 1)
+    flip[:nd, :nd] = np.eye(nd)[::-1]
+    itk_affine = flip @ matrix @ flip
+    linear = itk_affine[:nd, :nd]
+    spacing = np.linalg.norm(linear, axis=0)
+    meta = {k: v for k, v in layer.metadata.items() if k not in ("modality", "units", "source_volume")}
+    rgb = bool(getattr(layer, "rgb", False))
+    if rgb:
+        meta["rgb"] = True
+    default_modality = "SEG" if layer.__class__.__name__ == "Labels" else "OT"
+    return Volume(
+        np.asarray(layer.data),
+        spacing=tuple(spacing),
+        origin=tuple(itk_affine[:nd, nd]),
+        direction=linear / spacing,
+        modality=str(layer.metadata.get("modality", default_modality)),
+        units=str(layer.metadata.get("units", "a.u.")),
+        meta=meta,
+    )
+
+
+def is_medfuse_data_layer(layer: Layer) -> bool:
+    """True for image and labels layers holding data (not the crosshair MedFuse draws)."""
+    return layer.metadata.get(ROLE_KEY) is None and layer.__class__.__name__ in ("Image", "Labels")
+
+
+def format_value(layer: Layer, value: Any) -> str:
+    """The readout text of one layer's value: HU, SUV or the layer's units, as its modality formats it."""
+    if value is None:
+        return "-"
+    if isinstance(value, (tuple, list, np.ndarray)) and np.ndim(value) > 0:
+        return "(" + ", ".join(f"{float(v):.0f}" for v in np.ravel(value)) + ")"
+    spec = get_modality(str(layer.metadata.get("modality", "OT")))
+    return spec.format_value(float(value), str(layer.metadata.get("units", spec.default_units)))

@@ -1,0 +1,127 @@
+"""napari reader: DICOM folders and files, NIfTI, 2D images and whole study folders, through ``medfuse.io``.
+
+A study folder (as ``medfuse sample-data`` writes it) opens with all its series: its DICOM series when
+it has any, else its NIfTI files. The reference anatomy (CT first, else MR) is shown, other anatomical
+series are loaded hidden, and PET/SPECT go on top as colour overlays.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from medfuse.errors import InputError, MedFuseError
+from medfuse.modalities import get_modality
+from medfuse.napari._layers import LayerDataTuple, labels_layer_data, volume_layer_data
+from medfuse.volume import Volume
+
+logger = logging.getLogger(__name__)
+
+_FILE_SUFFIXES = (".nii", ".nii.gz", ".dcm", ".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
+
+ReaderFunction = Callable[[str | Sequence[str]], list[LayerDataTuple]]
+
+
+def napari_get_reader(path: str | Sequence[str]) -> ReaderFunction | None:
+    """Return :func:`read_layers` when MedFuse can read ``path`` (or every path of a list), else None."""
+    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    if paths and all(_readable(Path(p)) for p in paths):
+        return read_layers
+    return None
+
+
+def _readable(path: Path) -> bool:
+    return path.is_dir() or path.name.lower().endswith(_FILE_SUFFIXES) or (
+        path.is_file() and _is_dicom(path)
+    )
+
+
+def read_layers(path: str | Sequence[str]) -> list[LayerDataTuple]:
+    """Layer data tuples for every series at ``path`` (a path or a list of paths), display-ordered."""
+    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    volumes = [v for p in paths for v in read_volumes(p)]
+    return study_layer_data(volumes)
+
+
+def read_volumes(path: str | Path) -> list[Volume]:
+    """Every series at ``path``: a file, a DICOM folder, or a study folder of NIfTI files.
+
+    Raises
+    ------
+    InputError
+        The folder holds no image MedFuse can read.
+    """
+    from medfuse.io import load, load_all
+
+    path = Path(path)
+    if not path.is_dir():
+        return [_mark_label(load(path), path)]
+    files = _files(path)
+    niftis = sorted(f for f in files if f.name.lower().endswith((".nii", ".nii.gz")))
+    labels = [f for f in niftis if _looks_like_label(f)]
+    dicom_error: MedFuseError | None = None
+    if any(_is_dicom(f) for f in files):
+        try:
+            return load_all(path) + [_mark_label(load(f), f) for f in labels]
+        except MedFuseError as err:
+            dicom_error = err
+            logger.warning("DICOM series in %s could not be loaded: %s", path, err)
+    if niftis:
+        return [_mark_label(load(f), f) for f in niftis]
+    if dicom_error is not None:
+        raise dicom_error
+    raise InputError(
+        "no images found (expected DICOM files or .nii/.nii.gz files in this folder or below)",
+        path=path,
+    )
+
+
+def _looks_like_label(path: Path) -> bool:
+    """Label maps by name: under a ``labels``/``masks`` folder, or named mask, label, seg."""
+    parts = {p.lower() for p in path.parent.parts}
+    name = path.name.lower()
+    return bool(parts & {"labels", "label", "masks", "mask", "seg"}) or any(
+        word in name for word in ("mask", "label", "seg")
+    )
+
+
+def _mark_label(volume: Volume, path: Path) -> Volume:
+    if volume.units == "label" or (_looks_like_label(path) and volume.array.dtype.kind in "biu"):
+        volume.meta["label_map"] = True
+    return volume
+
+
+def _files(folder: Path) -> list[Path]:
+    return [f for f in folder.rglob("*") if f.is_file() and not f.name.startswith(".")]
+
+
+def _is_dicom(path: Path) -> bool:
+    if path.suffix.lower() == ".dcm":
+        return True
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(132)
+    except OSError:
+        return False
+    return len(head) == 132 and head[128:132] == b"DICM"
+
+
+def study_layer_data(volumes: Sequence[Volume]) -> list[LayerDataTuple]:
+    """Layer tuples in display order: hidden extra anatomy, the reference anatomy, then overlays.
+
+    The reference is the first CT, else the first anatomical series; functional series (PET, SPECT)
+    are drawn on top of it with their colour map and additive blending.
+    """
+    label_maps = [v for v in volumes if v.meta.get("label_map")]
+    images = [v for v in volumes if not v.meta.get("label_map")]
+    functional = [v for v in images if get_modality(v.modality).functional]
+    anatomy = [v for v in images if not get_modality(v.modality).functional]
+    reference = next((v for v in anatomy if v.modality == "CT"), anatomy[0] if anatomy else None)
+    others = [v for v in anatomy if v is not reference]
+    layers = [volume_layer_data(v, visible=False) for v in others]
+    if reference is not None:
+        layers.append(volume_layer_data(reference))
+    layers.extend(volume_layer_data(v) for v in functional)
+    layers.extend(labels_layer_data(v) for v in label_maps)
+    return layers

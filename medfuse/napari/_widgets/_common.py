@@ -1,0 +1,128 @@
+"""Shared pieces of the panels: layer pickers, the study selection (fixed, moving) and a base panel."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from magicgui.widgets import ComboBox, Container, Label
+from psygnal import Signal
+
+from medfuse.napari._layers import is_medfuse_data_layer, volume_layer_data
+from medfuse.napari._workers import TaskRunner
+from medfuse.volume import Volume
+
+
+class StudySelection:
+    """Which layers are the fixed (reference) and moving series of the study, shared by all panels."""
+
+    changed = Signal()
+
+    def __init__(self) -> None:
+        self.fixed: str | None = None
+        self.moving: str | None = None
+
+    def set(self, *, fixed: str | None = None, moving: str | None = None) -> None:
+        """Update the selection (names of layers) and tell every panel."""
+        changed = False
+        if fixed is not None and fixed != self.fixed:
+            self.fixed, changed = fixed, True
+        if moving is not None and moving != self.moving:
+            self.moving, changed = moving, True
+        if changed:
+            self.changed.emit()
+
+
+_SELECTIONS: weakref.WeakKeyDictionary[Any, StudySelection] = weakref.WeakKeyDictionary()
+
+
+def study_selection(viewer: Any) -> StudySelection:
+    """The one study selection of ``viewer``."""
+    if viewer not in _SELECTIONS:
+        _SELECTIONS[viewer] = StudySelection()
+    return _SELECTIONS[viewer]
+
+
+def image_names(viewer: Any, *, kinds: tuple[str, ...] = ("Image",)) -> list[str]:
+    """Names of the viewer's data layers of the given kinds, bottom to top."""
+    return [
+        layer.name
+        for layer in viewer.layers
+        if is_medfuse_data_layer(layer) and layer.__class__.__name__ in kinds
+    ]
+
+
+class LayerPicker(ComboBox):
+    """A combo box of the viewer's layers of some kinds, kept current as layers come and go."""
+
+    def __init__(self, viewer: Any, *, label: str, kinds: tuple[str, ...] = ("Image",),
+                 optional: bool = False) -> None:
+        self._viewer = viewer
+        self._kinds = kinds
+        self._optional = optional
+        super().__init__(label=label, choices=self._choices)
+        for name in ("inserted", "removed", "moved"):
+            getattr(viewer.layers.events, name).connect(self._refresh)
+
+    def _choices(self, _widget: Any = None) -> list[Any]:
+        names: list[Any] = image_names(self._viewer, kinds=self._kinds)
+        return [("(none)", None), *[(n, n) for n in names]] if self._optional else names
+
+    def _refresh(self, _event: Any = None) -> None:
+        self.reset_choices()
+
+    def layer(self) -> Any:
+        """The chosen layer, or None."""
+        name = self.value
+        return self._viewer.layers[name] if name in self._viewer.layers else None
+
+
+class Panel(Container):
+    """Base of the MedFuse panels: a viewer, a task runner at the bottom, helpers to add results."""
+
+    def __init__(self, viewer: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.viewer = viewer
+        self.runner = TaskRunner()
+        self.selection = study_selection(viewer)
+
+    def finish_layout(self) -> None:
+        """Put the task runner below the panel's widgets."""
+        self.native.layout().addWidget(self.runner)
+        self.native.layout().addStretch(1)
+
+    def follow_selection(self, fixed: LayerPicker, moving: LayerPicker) -> None:
+        """Keep two pickers and the shared study selection in step, both ways."""
+
+        def from_state() -> None:
+            for picker, name in ((fixed, self.selection.fixed), (moving, self.selection.moving)):
+                if name is not None and name in picker.choices and picker.value != name:
+                    picker.value = name
+
+        self.selection.changed.connect(from_state)
+        fixed.changed.connect(lambda name: self.selection.set(fixed=name))
+        moving.changed.connect(lambda name: self.selection.set(moving=name))
+        from_state()
+
+    def show_volume(self, volume: Volume, *, name: str, replace: bool = True,
+                    **overrides: Any) -> Any:
+        """Add ``volume`` as a layer named ``name`` (replacing a layer of that name); returns it."""
+        from napari.layers import Layer
+
+        if replace and name in self.viewer.layers:
+            self.viewer.layers.remove(name)
+        data, kwargs, kind = volume_layer_data(volume, name=name, **overrides)
+        return self.viewer.add_layer(Layer.create(data, kwargs, kind))
+
+    def run(self, func: Callable[..., Any], *args: Any, description: str,
+            on_done: Callable[[Any], None], **kwargs: Any) -> Any:
+        """Run one engine call in a worker (see :class:`TaskRunner`)."""
+        return self.runner.start(func, *args, description=description, on_done=on_done, **kwargs)
+
+
+def info_label(text: str = "") -> Label:
+    """A word-wrapped read-only label for results."""
+    label = Label(value=text)
+    label.native.setWordWrap(True)
+    return label

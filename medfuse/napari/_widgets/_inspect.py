@@ -1,0 +1,166 @@
+"""Inspect panel: judge an alignment (checkerboard, difference, flicker), set windows, read values.
+
+The cursor readout shows the LPS point under the mouse and every data layer's value there, in its
+units (HU for CT, SUV for PET), whether or not the layer is visible.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from magicgui.widgets import ComboBox, FloatSlider, SpinBox
+from qtpy.QtCore import QTimer
+
+from medfuse.modalities import get_modality
+from medfuse.napari._layers import format_value, is_medfuse_data_layer, layer_to_volume, window_presets
+from medfuse.napari._widgets._common import LayerPicker, Panel, info_label
+from medfuse.volume import Volume
+
+VIEWS = ("overlay", "checkerboard", "difference", "flicker")
+COMPARISON = "comparison"
+FLICKER_MS = 600
+
+
+def compare_volumes(fixed: Volume, moving: Volume, *, view: str, squares: int = 8) -> Volume:
+    """Checkerboard or difference of ``fixed`` and ``moving`` on the fixed grid, each normalised by
+    its modality to [0, 1] (CT window, MR percentiles, PET SUV range)."""
+    from medfuse.quantify.compare import checkerboard, difference
+
+    if not moving.same_grid(fixed):
+        moving = moving.resample_to(fixed)
+    a = get_modality(fixed.modality).normalize(fixed.array, fixed.units)
+    b = get_modality(moving.modality).normalize(moving.array, moving.units)
+    if view == "checkerboard":
+        array = checkerboard(a, b, squares=squares)
+    elif view == "difference":
+        array = difference(a, b)
+    else:
+        raise ValueError(f"view must be checkerboard or difference, not {view!r}")
+    return fixed.with_array(array, modality="OT", units="a.u.", meta={"comparison": view})
+
+
+def readout_lines(viewer: Any, position: Any) -> list[str]:
+    """The readout at a world position (napari z, y, x): the LPS point, then one line per layer."""
+    position = tuple(float(p) for p in position)
+    lps = ", ".join(f"{v:.1f}" for v in position[::-1])
+    lines = [f"LPS ({lps}) mm"]
+    for layer in reversed(list(viewer.layers)):
+        if not is_medfuse_data_layer(layer):
+            continue
+        try:
+            value = layer.get_value(position, world=True)
+        except (IndexError, ValueError):
+            value = None
+        lines.append(f"{layer.name}: {format_value(layer, value)}")
+    return lines
+
+
+class InspectPanel(Panel):
+    """Compare fixed and registered series, set windows and opacity, read values under the cursor."""
+
+    def __init__(self, viewer: Any) -> None:
+        super().__init__(viewer, labels=True)
+        self.fixed = LayerPicker(viewer, label="fixed")
+        self.moving = LayerPicker(viewer, label="moving")
+        self.view = ComboBox(label="view", choices=VIEWS, value="overlay")
+        self.squares = SpinBox(label="squares", value=8, min=2, max=32)
+        self.opacity = FloatSlider(label="moving opacity", value=0.85, min=0.0, max=1.0, step=0.05)
+        self.window = ComboBox(label="window", choices=self._window_choices)
+        self.readout = info_label("move the mouse over the images")
+        self.readout.native.setMinimumHeight(80)
+        self.extend([self.fixed, self.moving, self.view, self.squares, self.opacity, self.window,
+                     self.readout])
+        self.follow_selection(self.fixed, self.moving)
+        self._timer = QTimer()
+        self._timer.setInterval(FLICKER_MS)
+        self._timer.timeout.connect(self._flick)
+        self.view.changed.connect(self.show_view)
+        self.squares.changed.connect(lambda _: self.view.value == "checkerboard" and self.show_view())
+        self.opacity.changed.connect(self._set_opacity)
+        self.window.changed.connect(self._apply_window)
+        self.fixed.changed.connect(lambda _: self.window.reset_choices())
+        self.moving.changed.connect(lambda _: self.window.reset_choices())
+        viewer.cursor.events.position.connect(self._update_readout)
+        self.finish_layout()
+
+    # ------------------------------------------------------------------------------ windows
+    def _window_choices(self, _widget: Any = None) -> list[Any]:
+        choices: list[Any] = [("(keep)", None)]
+        for picker in (self.fixed, self.moving) if hasattr(self, "moving") else ():
+            layer = picker.layer()
+            if layer is None or getattr(layer, "rgb", False):
+                continue
+            presets = window_presets(str(layer.metadata.get("modality", "OT")),
+                                     units=layer.metadata.get("units"))
+            for name, limits in presets.items():
+                choices.append((f"{layer.name}: {name}", (layer.name, limits)))
+        return choices
+
+    def _apply_window(self, choice: Any) -> None:
+        if not choice:
+            return
+        name, (lower, upper) = choice
+        if name in self.viewer.layers:
+            layer = self.viewer.layers[name]
+            low, high = layer.contrast_limits_range
+            layer.contrast_limits_range = (min(low, lower), max(high, upper))
+            layer.contrast_limits = (lower, upper)
+
+    def _set_opacity(self, value: float) -> None:
+        layer = self.moving.layer()
+        if layer is not None:
+            layer.opacity = float(value)
+
+    # ------------------------------------------------------------------------------ views
+    def show_view(self, *_: Any) -> Any:
+        """Switch to the chosen view: overlay, checkerboard, difference or flicker."""
+        self._timer.stop()
+        view = self.view.value
+        fixed, moving = self.fixed.layer(), self.moving.layer()
+        if COMPARISON in self.viewer.layers and view in ("overlay", "flicker"):
+            self.viewer.layers.remove(COMPARISON)
+        if fixed is None or moving is None or fixed is moving:
+            if view != "overlay":
+                self.runner.show_message("choose two different series to compare", error=True)
+            return None
+        fixed.visible = moving.visible = True
+        if view == "flicker":
+            self._timer.start()
+            self.runner.show_message("flicker: the moving series blinks on and off")
+            return None
+        if view == "overlay":
+            self.runner.show_message("")
+            return None
+
+        def done(volume: Volume) -> None:
+            limits = (0.0, 1.0) if view == "checkerboard" else (-0.5, 0.5)
+            colormap = "gray" if view == "checkerboard" else "PiYG"
+            self.show_volume(volume, name=COMPARISON, colormap=colormap, contrast_limits=limits,
+                             blending="translucent_no_depth", opacity=1.0)
+            self.runner.show_message(f"{view} of {fixed.name} and {moving.name}")
+
+        return self.run(compare_volumes, layer_to_volume(fixed), layer_to_volume(moving),
+                        view=view, squares=int(self.squares.value), description=view, on_done=done)
+
+    def _flick(self) -> None:
+        layer = self.moving.layer()
+        if layer is None:
+            self._timer.stop()
+            return
+        layer.visible = not layer.visible
+
+    # ------------------------------------------------------------------------------ readout
+    def _update_readout(self, event: Any = None) -> None:
+        position = self.viewer.cursor.position
+        if position is None or len(position) == 0:
+            return
+        self.readout.value = "\n".join(readout_lines(self.viewer, position))
+
+    def value_at(self, world_point: Any) -> dict[str, Any]:
+        """Every data layer's value at a world point (napari z, y, x), by layer name."""
+        return {
+            layer.name: layer.get_value(tuple(np.asarray(world_point, float)), world=True)
+            for layer in self.viewer.layers
+            if is_medfuse_data_layer(layer)
+        }

@@ -1,0 +1,163 @@
+"""Long work off the UI thread: a progress bar, a cancel button and a status line for each panel.
+
+Loading, registration and fusion run in ``napari.qt.threading`` workers. A failure becomes a one-line
+message in the panel (and a napari notification), never a traceback window; the viewer keeps what it
+had. Cancel stops a generator task at its next step; a single long call (one elastix run) cannot be
+interrupted, so its result is discarded when it arrives and the panel is free at once.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from qtpy.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+
+logger = logging.getLogger(__name__)
+
+
+def error_message(err: BaseException) -> str:
+    """One line saying what went wrong (MedFuse errors already name the file and the problem)."""
+    from medfuse.errors import MedFuseError
+
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    if isinstance(err, MedFuseError):
+        return text
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+class TaskRunner(QWidget):
+    """A progress bar, a cancel button and a status line that run one task at a time in a worker.
+
+    Parameters
+    ----------
+    parent : the panel that owns it.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(False)
+        self.progress.setMaximumHeight(12)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop waiting for this task and keep the viewer as it is")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.status.setObjectName("medfuse_status")
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.progress, 1)
+        row.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row)
+        layout.addWidget(self.status)
+        self.worker: Any = None
+        self._task_id = 0
+        self._idle()
+
+    # ------------------------------------------------------------------------------ state
+    @property
+    def running(self) -> bool:
+        """True while a task runs and has not been cancelled."""
+        return self.worker is not None
+
+    def _idle(self) -> None:
+        self.worker = None
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setVisible(False)
+        self.cancel_button.setVisible(False)
+
+    def show_message(self, text: str, *, error: bool = False) -> None:
+        """Show ``text`` in the status line (red for errors) and log it."""
+        self.status.setStyleSheet("color: #ff6b6b;" if error else "")
+        self.status.setText(text)
+        (logger.warning if error else logger.info)(text)
+
+    # ------------------------------------------------------------------------------ tasks
+    def start(
+        self,
+        func: Callable[..., Any],
+        *args: Any,
+        description: str,
+        on_done: Callable[[Any], None],
+        **kwargs: Any,
+    ) -> Any:
+        """Run ``func(*args, **kwargs)`` in a worker thread; ``on_done(result)`` runs on the UI thread.
+
+        A generator ``func`` may yield ``(message, fraction)`` pairs for the progress bar.
+        Returns the started worker.
+        """
+        from napari.qt.threading import create_worker
+
+        if self.running:
+            self.show_message(f"busy: wait for the current task or cancel it before {description}")
+            return None
+        self._task_id += 1
+        task_id = self._task_id
+        connect: dict[str, Callable[..., None]] = {
+            "returned": lambda result: self._returned(task_id, description, on_done, result),
+            "errored": lambda err: self._errored(task_id, description, err),
+        }
+        if inspect.isgeneratorfunction(func):
+            connect["yielded"] = lambda step: self._yielded(task_id, step)
+        worker = create_worker(func, *args, _start_thread=False, _connect=connect, **kwargs)
+        self.worker = worker
+        self.progress.setRange(0, 0)  # busy until the task reports a fraction
+        self.progress.setVisible(True)
+        self.cancel_button.setVisible(True)
+        self.show_message(f"{description}…")
+        worker.start()
+        return worker
+
+    def cancel(self) -> None:
+        """Stop the current task (at its next step) and discard its result."""
+        if self.worker is None:
+            return
+        if hasattr(self.worker, "quit"):
+            self.worker.quit()
+        self._task_id += 1  # any late result of the cancelled task is ignored
+        self._idle()
+        self.show_message("cancelled; the viewer keeps what it had")
+
+    def _yielded(self, task_id: int, step: Any) -> None:
+        if task_id != self._task_id or not isinstance(step, tuple) or len(step) != 2:
+            return
+        message, fraction = step
+        self.progress.setRange(0, 100)
+        self.progress.setValue(int(100 * float(fraction)))
+        self.show_message(str(message))
+
+    def _returned(self, task_id: int, description: str, on_done: Callable[[Any], None],
+                  result: Any) -> None:
+        if task_id != self._task_id:
+            logger.info("discarding the result of a cancelled task (%s)", description)
+            return
+        self._idle()
+        try:
+            on_done(result)
+        except Exception as err:  # a result the viewer cannot show is reported, not raised
+            self._report(description, err)
+            return
+        if not self.status.text() or self.status.text().endswith("…"):
+            self.show_message(f"{description}: done")
+
+    def _errored(self, task_id: int, description: str, err: BaseException) -> None:
+        if task_id != self._task_id:
+            return
+        self._idle()
+        self._report(description, err)
+
+    def _report(self, description: str, err: BaseException) -> None:
+        message = f"{description} failed: {error_message(err)}"
+        self.show_message(message, error=True)
+        try:
+            from napari.utils.notifications import show_error
+
+            show_error(message)
+        except Exception:  # noqa: BLE001 - the status line already shows it
+            logger.debug("napari notification unavailable", exc_info=True)
