@@ -8,10 +8,10 @@ import numpy as np
 import pydicom
 import pytest
 import SimpleITK as sitk
-from conftest import MULTI_FRAME, SINGLE_FRAME, pydicom_file
 
 from medfuse.errors import InvalidSeriesError
 from medfuse_rtdose import read_rtdose
+from rtdose_testdata import MULTI_FRAME, SINGLE_FRAME, pydicom_file
 
 pytestmark = pytest.mark.filterwarnings("ignore:Invalid value for VR UI")
 
