@@ -87,7 +87,7 @@ def execute_study(spec: dict[str, Any]) -> dict[str, Any]:
     timeout = spec.get("timeout_s")
     with (tmp / LOG_FILE).open("wb") as log:
         child = subprocess.Popen(
-            [sys.executable, "-m", "medfuse.pipeline._child", str(tmp / _SPEC)],
+            [sys.executable, "-m", "medfuse.pipeline._child", str(tmp / _SPEC), str(os.getpid())],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         try:
@@ -150,15 +150,13 @@ def _failure_reason(code: int | None, timeout: float | None, tmp: Path) -> str:
     return f"the study process exited with code {code} (see {LOG_FILE})"
 
 
-def _exit_when_orphaned() -> None:
-    """Exit as soon as the parent (the worker) is gone, so no study outlives its worker."""
-    parent = os.getppid()
+def exit_when_orphaned(parent: int) -> None:
+    """Exit as soon as ``parent`` (the worker) is gone, so that no study outlives its worker."""
 
     def watch() -> None:
-        while True:
+        while os.getppid() == parent:
             time.sleep(0.5)
-            if os.getppid() != parent:
-                os._exit(3)
+        os._exit(3)
 
     threading.Thread(target=watch, daemon=True, name="medfuse-orphan-watch").start()
 
@@ -170,7 +168,6 @@ def child_main(spec_path: Path) -> int:
     from medfuse.pipeline.provenance import versions
     from medfuse.pipeline.steps import StepFailed, run_steps
 
-    _exit_when_orphaned()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
     folder = spec_path.parent
