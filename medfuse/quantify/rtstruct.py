@@ -211,6 +211,8 @@ def rtstruct_to_mask(
         labels,
         modality="SEG",
         units="label",
-        meta={"source": str(rtstruct_path), "labels": names, "format": "rtstruct"},
+        meta={"source": str(rtstruct_path), "labels": names, "format": "rtstruct",
+              "description": "RTSTRUCT " + ", ".join(names.values()), "series_uid": None,
+              "n_files": 1},
     )
     return volume, names

@@ -19,6 +19,7 @@ import hashlib
 import logging
 import math
 import platform
+import re
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -104,14 +105,33 @@ def content_hash(volume: Volume) -> dict[str, Any]:
     return {"sha256": digest.hexdigest(), "of": "voxels", "n_files": 0}
 
 
-def describe_series(volume: Volume, role: str, name: str, *, identity: bool = False) -> dict[str, Any]:
-    """Descriptor of one input series: geometry, modality, units, UIDs and content hash."""
+def redact(text: str, identity: dict[str, Any]) -> str:
+    """``text`` with the patient's ID and name parts replaced by ``[withheld]``.
+
+    Examples
+    --------
+    >>> redact("IBSI_1_STS_001_CT_image", {"id": "STS_001", "name": "Doe^Jane"})
+    'IBSI_1_[withheld]_CT_image'
+    """
+    words = [identity.get("id") or ""] + str(identity.get("name") or "").replace("^", " ").split()
+    for word in sorted({w for w in words if len(w) >= 3}, key=len, reverse=True):
+        text = re.sub(re.escape(word), "[withheld]", text, flags=re.IGNORECASE)
+    return text
+
+
+def describe_series(volume: Volume, role: str, name: str, *, identity: bool = False,
+                    withheld: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Descriptor of one input series: geometry, modality, units, UIDs and content hash.
+
+    ``withheld`` is the patient identity whose ID and name are redacted from the description.
+    """
+    description = str(volume.meta.get("description") or "")
     entry = {
         "role": role,
         "name": name,
         "modality": volume.modality,
         "units": volume.units,
-        "description": volume.meta.get("description", ""),
+        "description": redact(description, withheld) if withheld else description,
         "format": volume.meta.get("format"),
         "size": list(volume.size),
         "spacing": [round(s, 6) for s in volume.spacing],
@@ -222,7 +242,7 @@ def patient_identity(volumes: Sequence[Volume]) -> dict[str, Any]:
 
     for volume in volumes:
         source = volume.meta.get("source")
-        if volume.meta.get("format") != "dicom" or not source:
+        if volume.meta.get("format") not in ("dicom", "rtstruct") or not source:
             continue
         path = Path(source)
         first = path if path.is_file() else next((p for p in sorted(path.rglob("*"))
@@ -252,9 +272,12 @@ def build_document(
     """
     names = series_names(result)
     volumes = [result.fixed, *result.moving]
+    patient = patient_identity([*volumes, *result.masks])
+    withheld = None if include_patient_identity else patient
     inputs = [describe_series(v, "fixed" if i == 0 else "moving", names[i],
-                              identity=include_patient_identity) for i, v in enumerate(volumes)]
-    inputs += [describe_series(m, "mask", n, identity=include_patient_identity)
+                              identity=include_patient_identity, withheld=withheld)
+              for i, v in enumerate(volumes)]
+    inputs += [describe_series(m, "mask", n, identity=include_patient_identity, withheld=withheld)
                for n, m in zip(mask_names(result), result.masks)]
     centre, centre_kind = lesion_centre(result)
     fused = result.fused
@@ -264,7 +287,7 @@ def build_document(
         "title": title,
         "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
         "software": versions(),
-        "patient": patient_identity(volumes) if include_patient_identity else None,
+        "patient": patient if include_patient_identity else None,
         "inputs": inputs,
         "parameters": dict(result.parameters),
         "registration": _registration_section(result),

@@ -105,11 +105,12 @@ def _dicom_with_identity(path: Path) -> Path:
 
 def test_patient_identity_only_when_asked(study: StudyResult, tmp_path: Path) -> None:
     source = _dicom_with_identity(tmp_path / "PID-4711" / "ct" / "1.dcm")
-    study.fixed.meta.update(format="dicom", source=str(source.parent))
+    study.fixed.meta.update(format="dicom", source=str(source.parent), description="PID-4711 CT")
     hidden = write_report(study, tmp_path / "hidden", formats=("json", "html"))
     for path in hidden.values():
         text = path.read_text()
         assert "Doe^Jane" not in text and "PID-4711" not in text and "19600101" not in text
+    assert json.loads(hidden["json"].read_text())["inputs"][0]["description"] == "[withheld] CT"
     shown = write_report(study, tmp_path / "shown", formats=("json", "html"),
                          include_patient_identity=True)
     doc = json.loads(shown["json"].read_text())
