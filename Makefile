@@ -15,11 +15,12 @@ APT_PKGS := xvfb xauth libgl1-mesa-dri libglx-mesa0 libegl1 libxkbcommon-x11-0 l
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml plugins/medfuse-rtdose/pyproject.toml
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e ".[all,test]"
+	$(PIP) install -q -e plugins/medfuse-rtdose --no-deps
 	touch $@
 
 # System libraries napari needs for a real OpenGL context under Xvfb (only where missing).
@@ -35,7 +36,7 @@ demo: setup
 
 test: setup sysdeps
 	$(VENV)/bin/lint-imports
-	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m pytest -q --doctest-modules medfuse tests
+	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m pytest -q --doctest-modules medfuse tests plugins/medfuse-rtdose/src plugins/medfuse-rtdose/tests
 
 bench: setup
 	$(PY) benchmarks/run_all.py

@@ -55,8 +55,9 @@ class Volume:
             raise GeometryError(
                 f"a Volume must be 2D or 3D, not an array of shape {self.array.shape}"
             )
-        self.spacing = tuple(float(s) for s in (self.spacing or (1.0,) * nd))
-        self.origin = tuple(float(o) for o in (self.origin or (0.0,) * nd))
+        spacing, origin = np.ravel(self.spacing), np.ravel(self.origin)
+        self.spacing = tuple(float(s) for s in (spacing if spacing.size else np.ones(nd)))
+        self.origin = tuple(float(o) for o in (origin if origin.size else np.zeros(nd)))
         direction = np.asarray(self.direction, dtype=float)
         self.direction = np.eye(nd) if direction.size == 0 else direction.reshape(nd, nd)
         if len(self.spacing) != nd or len(self.origin) != nd:

@@ -103,3 +103,8 @@ def test_with_array_rejects_other_grid():
     volume = oblique_volume()
     with pytest.raises(GeometryError, match="does not fit the grid"):
         volume.with_array(np.zeros((2, 2, 2)))
+
+
+def test_geometry_accepts_numpy_arrays():
+    volume = Volume(np.zeros((2, 3, 4)), spacing=np.array([1.0, 2.0, 3.0]), origin=np.zeros(3))
+    assert volume.spacing == (1.0, 2.0, 3.0) and volume.origin == (0.0, 0.0, 0.0)
