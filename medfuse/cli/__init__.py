@@ -7,6 +7,7 @@ import logging
 import sys
 
 from medfuse.cli import demo  # noqa: F401  (commands register on import)
+from medfuse.cli import fuse, train  # noqa: F401
 from medfuse.cli import info  # noqa: F401
 from medfuse.cli import plugins  # noqa: F401
 from medfuse.cli import report  # noqa: F401

@@ -1,0 +1,125 @@
+"""Fusion quality and speed on the validation cases (held out by case) of the Harvard atlas pairs.
+
+Every method (baselines and learned) runs through ``medfuse.fusion.fuse`` on the PNGs as loaded by
+``medfuse.io.load``; metrics are computed on BT.601 luma, 0-255 (docs/metrics.md). Then the default
+method streams the same pairs through ``medfuse fuse --manifest`` in a fresh process (start-up
+included) to measure pairs per second.
+
+Usage: ``python benchmarks/fusion.py [--methods average,maximum,...] [--out benchmarks/results_fusion.md]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data" / "fusion2d" / "harvard"
+KEYS = ("EN", "SD", "SF", "MI", "SCD", "VIF", "Qabf", "SSIM")
+EXTRA = ("AG", "PSNR", "CC")
+
+
+def val_pairs() -> list[tuple[str, str, Path, Path]]:
+    """``(pair type, id, a, b)`` for the validation cases named in pipelines/train_fusion2d.yaml."""
+    from medfuse.fusion.training.dataset import case_of
+
+    config = yaml.safe_load((REPO / "pipelines" / "train_fusion2d.yaml").read_text())
+    out = []
+    for kind, cases in config["data"]["val_cases"].items():
+        mods = sorted((p for p in (DATA / kind).iterdir() if p.is_dir()),
+                      key=lambda p: (p.name not in ("CT", "MRI"), p.name))
+        for a in sorted(mods[0].glob("*.png")):
+            if case_of(a.stem) in set(cases):
+                out.append((kind, a.stem, a, mods[1] / a.name))
+    return out
+
+
+def quality(methods: list[str], pairs: list[tuple[str, str, Path, Path]]) -> dict:
+    from medfuse.fusion import fuse
+    from medfuse.fusion.colour import luma
+    from medfuse.io import load
+    from medfuse.quantify.fusion_metrics import fusion_metrics
+
+    loaded = [(kind, load(a), load(b)) for kind, _, a, b in pairs]
+    table: dict = {}
+    for method in methods:
+        fuse(loaded[0][1:], method=method)  # load models, warm caches
+        for kind, va, vb in loaded:
+            t0 = time.perf_counter()
+            fused = fuse([va, vb], method=method)
+            seconds = time.perf_counter() - t0
+            m = fusion_metrics(luma(fused.array, rgb=fused.is_rgb), luma(va.array, rgb=va.is_rgb),
+                               luma(vb.array, rgb=vb.is_rgb))
+            m["s/pair"] = seconds
+            table.setdefault(kind, {}).setdefault(method, []).append(m)
+    return {k: {meth: {key: float(np.mean([r[key] for r in rows])) for key in rows[0]}
+                for meth, rows in v.items()} for k, v in table.items()}
+
+
+def throughput(pairs: list[tuple[str, str, Path, Path]], repeat: int) -> tuple[int, float]:
+    """Pairs and seconds of one fresh ``medfuse fuse --manifest`` process over the pairs."""
+    with tempfile.TemporaryDirectory() as tmp:
+        manifest = Path(tmp) / "pairs.csv"
+        with manifest.open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["id", "a", "b"])
+            for r in range(repeat):
+                for kind, pid, a, b in pairs:
+                    writer.writerow([f"{kind}_{pid}_{r}", a, b])
+        n = len(pairs) * repeat
+        t0 = time.perf_counter()
+        subprocess.run([str(Path(sys.executable).parent / "medfuse"), "fuse", "--manifest",
+                        str(manifest), "-o", str(Path(tmp) / "out")], check=True,
+                       capture_output=True)
+        return n, time.perf_counter() - t0
+
+
+def markdown(results: dict, methods: list[str], default: str) -> str:
+    lines = []
+    for kind, rows in results.items():
+        lines.append(f"\n### {kind}\n")
+        lines.append("| method | " + " | ".join(KEYS + EXTRA) + " | s/pair | wins vs each anchor |")
+        lines.append("|---" * (len(KEYS) + len(EXTRA) + 3) + "|")
+        for method in methods:
+            r = rows[method]
+            wins = ""
+            if method == default:
+                wins = ", ".join(
+                    f"{o}: {sum(r[k] > rows[o][k] for k in KEYS)}/8"
+                    for o in methods if o != method and o in ("average", "maximum", "laplacian", "gff")
+                )
+                wins += (f"; SSIM {r['SSIM'] / rows['maximum']['SSIM']:.0%} and VIF "
+                         f"{r['VIF'] / rows['maximum']['VIF']:.0%} of MAX")
+            cells = " | ".join(f"{r[k]:.3f}" for k in KEYS + EXTRA)
+            lines.append(f"| {method} | {cells} | {r['s/pair']:.4f} | {wins} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--methods", default="average,maximum,laplacian,gff,learned2d")
+    parser.add_argument("--repeat", type=int, default=2, help="manifest repeats for throughput")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    methods = args.methods.split(",")
+    pairs = val_pairs()
+    results = quality(methods, pairs)
+    text = markdown(results, methods, "learned2d")
+    n, seconds = throughput(pairs, args.repeat)
+    text += (f"\n`medfuse fuse --manifest` (default method, fresh process, start-up included): "
+             f"{n} pairs in {seconds:.1f} s = {n / seconds:.1f} pairs/s\n")
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

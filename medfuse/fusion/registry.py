@@ -1,0 +1,211 @@
+"""The fusion registry: methods found by name through the ``medfuse.fusion`` entry points, and ``fuse``.
+
+A method is a :class:`FusionMethod`: a function over normalised float32 arrays (each in [0, 1], all of
+one shape, 2D or 3D) returning the fused array in [0, 1]. A plugin may instead register a plain
+function ``fuse(volumes, **params) -> Volume``; it is wrapped as a volume-level method and called as
+is. For array-level methods :func:`fuse` does everything around the function alike: it checks that the volumes share a grid, takes the luma of RGB pseudo-colour
+inputs, normalises each input by its modality, and builds the output ``Volume`` (same geometry,
+``a.u.``, RGB again when an input was pseudo-colour).
+
+Examples
+--------
+>>> import numpy as np
+>>> from medfuse.volume import Volume
+>>> a = Volume(np.array([[0, 200], [50, 10]], np.uint8))
+>>> b = Volume(np.array([[100, 0], [60, 255]], np.uint8))
+>>> fuse([a, b], method="maximum").array.tolist()
+[[100, 200], [60, 255]]
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+import numpy as np
+
+from medfuse.errors import FusionError, GeometryError
+from medfuse.fusion.colour import fuse_luma, luma
+from medfuse.volume import Volume
+
+logger = logging.getLogger(__name__)
+
+GROUP = "medfuse.fusion"
+#: the name that resolves to the best learned method
+DEFAULT = "default"
+DEFAULT_METHOD = "learned2d"
+
+ArrayFusion = Callable[..., np.ndarray]
+
+
+@dataclass(frozen=True)
+class FusionMethod:
+    """A named fusion method.
+
+    Parameters
+    ----------
+    name : registry name (``average``, ``learned2d`` ...).
+    function : ``function(arrays, **params) -> array``: arrays are float32 in [0, 1], one shape.
+    description : one line for ``medfuse fuse --list``.
+    learned : True for networks (they take exactly two inputs).
+    on_volumes : True when ``function`` takes and returns volumes itself (plugins' plain functions).
+    """
+
+    name: str
+    function: ArrayFusion
+    description: str = ""
+    learned: bool = False
+    on_volumes: bool = False
+
+    def __call__(self, volumes: Sequence[Volume], **params: Any) -> Volume:
+        """Fuse ``volumes`` with this method (see :func:`fuse`)."""
+        if self.on_volumes:
+            return self.function(volumes, **params)
+        return _fuse_with(self, volumes, params)
+
+
+@functools.cache
+def _load() -> dict[str, tuple[FusionMethod, str]]:
+    methods: dict[str, tuple[FusionMethod, str]] = {}
+    for ep in entry_points(group=GROUP):
+        origin = ep.dist.name if ep.dist is not None else ep.value
+        try:
+            obj = ep.load()
+            if isinstance(obj, FusionMethod):
+                method = obj
+            elif callable(obj):
+                doc = (obj.__doc__ or "").strip().splitlines()
+                method = FusionMethod(ep.name, obj, doc[0] if doc else "", on_volumes=True)
+            else:
+                raise TypeError(f"must be a FusionMethod or a function, not {type(obj).__name__}")
+        except Exception as err:  # a broken plugin is reported and skipped, never fatal
+            logger.warning("skipping fusion plugin %s: %s", ep.value, err)
+            continue
+        methods[method.name] = (method, origin)
+    return methods
+
+
+def available_methods() -> dict[str, tuple[FusionMethod, str]]:
+    """All installed methods: ``{name: (method, package it came from)}``."""
+    return dict(sorted(_load().items()))
+
+
+def get_method(name: str = DEFAULT) -> FusionMethod:
+    """The method registered as ``name`` (``"default"``: the best learned method).
+
+    Raises
+    ------
+    FusionError
+        No method has that name (the message lists the installed ones).
+    """
+    methods = _load()
+    key = DEFAULT_METHOD if name == DEFAULT else name
+    if key not in methods:
+        raise FusionError(
+            f"unknown fusion method {name!r}; installed methods: {', '.join(sorted(methods))}"
+        )
+    return methods[key][0]
+
+
+def fuse(volumes: Sequence[Volume], *, method: str = DEFAULT, **params: Any) -> Volume:
+    """Fuse co-registered volumes (or 2D images) sharing one grid into one ``Volume``.
+
+    Parameters
+    ----------
+    volumes : two (or, for classical methods, more) volumes on the same grid, all 2D or all 3D.
+        RGB pseudo-colour images fuse through their BT.601 luma and give back the first colour
+        input's chroma.
+    method : a registered method name; ``"default"`` is the best learned network.
+    **params : options of the method (``axis`` for 2D networks on volumes, ``levels`` ...).
+
+    Returns
+    -------
+    Volume
+        The fused image on the inputs' grid, modality ``OT``, units ``a.u.``: uint8 0-255 when every
+        input is an 8-bit image, else float32 in [0, 1]. ``meta`` records the method, parameters and
+        inputs, and the functional input's colormap for display.
+
+    Raises
+    ------
+    GeometryError
+        Inputs of different dimension or grid.
+    FusionError
+        Unknown method, wrong number of inputs, NaN values, or a method that cannot run.
+    """
+    return get_method(method)(volumes, **params)
+
+
+def _describe(volume: Volume, index: int) -> str:
+    source = volume.meta.get("source")
+    return f"input {index + 1}" + (f" ({source})" if source else "")
+
+
+def check_inputs(volumes: Sequence[Volume], *, learned: bool = False) -> None:
+    """Raise a clear error unless ``volumes`` can be fused together (same dimension and grid)."""
+    if len(volumes) < 2 or (learned and len(volumes) != 2):
+        need = "exactly two" if learned else "at least two"
+        raise FusionError(f"fusion needs {need} inputs, got {len(volumes)}")
+    ref = volumes[0]
+    for i, vol in enumerate(volumes[1:], start=1):
+        if vol.ndim != ref.ndim:
+            raise GeometryError(
+                f"cannot fuse a {ref.ndim}D {_describe(ref, 0)} with a {vol.ndim}D {_describe(vol, i)}"
+            )
+        if not ref.same_grid(vol):
+            raise GeometryError(
+                f"{_describe(vol, i)} is not on the grid of {_describe(ref, 0)}: size {vol.size} vs "
+                f"{ref.size}, spacing {vol.spacing} vs {ref.spacing}, origin {vol.origin} vs "
+                f"{ref.origin}; register and resample it first (Volume.resample_to)"
+            )
+    for i, vol in enumerate(volumes):
+        if np.issubdtype(vol.array.dtype, np.floating) and not np.all(np.isfinite(vol.array)):
+            raise FusionError(f"{_describe(vol, i)} contains NaN or infinite values")
+
+
+def _normalise(volumes: Sequence[Volume], display: bool) -> list[np.ndarray]:
+    from medfuse.modalities import get_modality
+
+    out = []
+    for vol in volumes:
+        grey = luma(vol.array, rgb=vol.is_rgb)
+        if display:
+            out.append((grey / 255.0).astype(np.float32))
+        else:
+            out.append(get_modality(vol.modality).normalize(grey, vol.units).astype(np.float32))
+    return out
+
+
+def _fuse_with(method: FusionMethod, volumes: Sequence[Volume], params: dict[str, Any]) -> Volume:
+    volumes = list(volumes)
+    check_inputs(volumes, learned=method.learned)
+    display = all(v.array.dtype == np.uint8 for v in volumes)
+    arrays = _normalise(volumes, display)
+    try:
+        fused = np.asarray(method.function(arrays, **params), dtype=np.float32)
+    except TypeError as err:
+        raise FusionError(f"method {method.name!r} does not take these options: {err}") from err
+    fused = np.clip(fused, 0.0, 1.0)
+    colour = next((v for v in volumes if v.is_rgb), None)
+    if display:
+        fused = np.round(fused * 255.0).astype(np.uint8)
+    if colour is not None:
+        fused = fuse_luma(fused.astype(np.float64) * (1.0 if display else 255.0), colour.array)
+    from medfuse.modalities import get_modality
+
+    functional = next((v for v in volumes if get_modality(v.modality).functional), None)
+    ref = volumes[0]
+    meta = {
+        "fused": True,
+        "method": method.name,
+        "params": {k: v for k, v in params.items() if isinstance(v, (int, float, str, bool))},
+        "inputs": [{"modality": v.modality, "units": v.units, "source": v.meta.get("source")}
+                   for v in volumes],
+        **({"rgb": True} if colour is not None else {}),
+        **({"colormap": get_modality(functional.modality).colormap} if functional else {}),
+    }
+    return Volume(fused, spacing=ref.spacing, origin=ref.origin, direction=ref.direction,
+                  modality="OT", units="a.u.", meta=meta)
