@@ -142,11 +142,13 @@ def mip_figure(volume: Volume, *, title: str = "PET MIP", width: float = 4.5) ->
     return _png(fig)
 
 
-def _edges(image: np.ndarray) -> np.ndarray:
-    """Strong edges of a [0, 1] image: Sobel magnitude above its 90th percentile of non-zero values."""
+def _edges(image: np.ndarray, support: np.ndarray) -> np.ndarray:
+    """Strong edges of a [0, 1] image inside ``support`` (where the series has data, the border of
+    its field of view left out): Sobel magnitude above its 90th percentile of non-zero values."""
     from scipy import ndimage
 
     magnitude = np.hypot(ndimage.sobel(image, axis=0), ndimage.sobel(image, axis=1))
+    magnitude[~ndimage.binary_erosion(support, iterations=2)] = 0
     nonzero = magnitude[magnitude > 0]
     if nonzero.size == 0:
         return np.zeros(image.shape, dtype=bool)
@@ -183,7 +185,8 @@ def alignment_figure(
                 axes[r, c].set_title(f"checkerboard, {which}", fontsize=8)
                 axes[r, c + 2].set_title(f"edges, {which}", fontsize=8)
             edges = np.zeros(b.shape + (4,), np.float32)
-            edges[_edges(b)] = (1.0, 0.1, 0.1, 1.0)
+            edges[_edges(b, plane(np.asarray(moving.array) != 0, fixed, which, index)[0])] = \
+                (1.0, 0.1, 0.1, 1.0)
             axes[r, c + 2].imshow(a, cmap="gray", extent=extent, vmin=0, vmax=1)
             axes[r, c + 2].imshow(edges, extent=extent, interpolation="nearest")
         axes[r, 0].set_ylabel(label, fontsize=9)
