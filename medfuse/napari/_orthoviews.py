@@ -77,15 +77,15 @@ class OrthoViews(QWidget):
             model.mouse_drag_callbacks.append(self._click_moves_cursor)
         self.show_crosshair = QCheckBox("crosshair")
         self.show_crosshair.setChecked(True)
-        self.show_crosshair.toggled.connect(self._update_crosshairs)
+        self.show_crosshair.toggled.connect(lambda _on: self._update_crosshairs(create=True))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter, 1)
         layout.addWidget(self.show_crosshair)
 
-        viewer.layers.events.inserted.connect(self._resync)
-        viewer.layers.events.removed.connect(self._resync)
-        viewer.layers.events.moved.connect(self._resync)
+        self._pending = False
+        for name in ("inserted", "removed", "moved"):
+            getattr(viewer.layers.events, name).connect(self._schedule_resync)
         viewer.dims.events.point.connect(self._on_main_point)
         viewer.mouse_drag_callbacks.append(self._click_moves_cursor)
         self._resync()
@@ -98,14 +98,22 @@ class OrthoViews(QWidget):
     def _data_layers(self, model: Any) -> list[Layer]:
         return [layer for layer in model.layers if not _is_crosshair(layer)]
 
-    def _resync(self, event: Any = None) -> None:
+    def _schedule_resync(self, event: Any = None) -> None:
+        """Resync once after the current layer-list change is complete (changes never nest)."""
+        if not self._pending:
+            self._pending = True
+            QTimer.singleShot(0, self._resync)
+
+    def _resync(self) -> None:
         """Make every extra view hold mirrors of the main data layers, in the same order."""
+        self._pending = False
         from napari.layers import Layer
 
         sources = self._data_layers(self.viewer)
         wanted = {id(layer): layer for layer in sources}
         for plane, model in self.models.items():
             mirrors = self._mirrors[plane]
+            added = False
             for key in [k for k in mirrors if k not in wanted]:
                 model.layers.remove(mirrors.pop(key))
             for source in sources:
@@ -115,6 +123,7 @@ class OrthoViews(QWidget):
                     mirror = Layer.create(data, state, kind)
                     mirrors[id(source)] = mirror
                     model.layers.append(mirror)
+                    added = True
                     for name in _SYNCED:
                         emitter = getattr(source.events, name, None)
                         if emitter is not None:
@@ -128,11 +137,11 @@ class OrthoViews(QWidget):
                 model.dims.order = tuple(range(model.dims.ndim - 3)) + tuple(
                     model.dims.ndim - 3 + a for a in PLANES[plane]
                 )
-            if event is None or getattr(event, "type", "") == "inserted":
+            if added:
                 model.reset_view()
         self._on_main_point()
-        if getattr(event, "type", "") == "inserted":
-            QTimer.singleShot(0, self._crosshair_on_top)
+        self._update_crosshairs(create=True)
+        self._crosshair_on_top()
 
     def _on_source_event(self, event: Any) -> None:
         source, name = event.source, event.type
@@ -203,7 +212,7 @@ class OrthoViews(QWidget):
     def detach(self) -> None:
         """Stop following the main viewer (call before closing it)."""
         for name in ("inserted", "removed", "moved"):
-            getattr(self.viewer.layers.events, name).disconnect(self._resync)
+            getattr(self.viewer.layers.events, name).disconnect(self._schedule_resync)
         self.viewer.dims.events.point.disconnect(self._on_main_point)
         if self._click_moves_cursor in self.viewer.mouse_drag_callbacks:
             self.viewer.mouse_drag_callbacks.remove(self._click_moves_cursor)
@@ -220,16 +229,17 @@ class OrthoViews(QWidget):
             layers.move(index, len(layers))
             layers.selection = selected
 
-    def _update_crosshairs(self, *_: Any) -> None:
+    def _update_crosshairs(self, *_: Any, create: bool = False) -> None:
         if self._drawing:
             return
         self._drawing = True
         try:
-            self._draw_crosshairs()
+            self._draw_crosshairs(create=create)
         finally:
             self._drawing = False
 
-    def _draw_crosshairs(self) -> None:
+    def _draw_crosshairs(self, *, create: bool) -> None:
+        """Move the crosshairs to the cursor; ``create`` them only outside layer-list events."""
         box = self._world_box()
         for model in self.all_models():
             layer = next((x for x in model.layers if _is_crosshair(x)), None)
@@ -239,6 +249,8 @@ class OrthoViews(QWidget):
                 continue
             lines = _crosshair_lines(np.asarray(model.dims.point, float), box,
                                      tuple(model.dims.displayed))
+            if layer is None and not create:
+                continue
             if layer is None:
                 selected = set(model.layers.selection)
                 layer = model.add_shapes(
