@@ -224,3 +224,14 @@ def test_dicom_round_trip_through_our_loader(tmp_path, direction):
     back = load(write_dicom_series(pet, tmp_path / "pet"), suv=False)
     assert back.same_grid(pet, atol=1e-4) and back.units == "BQML"
     np.testing.assert_allclose(back.array, pet.array, atol=5e3 / 65535)
+
+
+def test_suv_volume_written_as_gml_loads_back_as_suv(tmp_path):
+    pytest.importorskip("medfuse.io.dicom", reason="the DICOM reader is not there yet")
+    suv = Volume(RNG.random((3, 6, 8)).astype(np.float32) * 9.0, spacing=(4.0, 4.0, 4.0),
+                 modality="PT", units="SUVbw")
+    folder = write_dicom_series(suv, tmp_path / "suv")
+    assert pydicom.dcmread(sorted(folder.glob("*.dcm"))[0]).Units == "GML"
+    back = load(folder)
+    assert back.units == "SUVbw" and back.modality == "PT"
+    np.testing.assert_allclose(back.array, suv.array, atol=9.0 / 65535)
