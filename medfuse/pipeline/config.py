@@ -89,11 +89,9 @@ class FuseStep(_Strict):
 
 
 class QuantifyStep(_Strict):
-    """Fusion quality metrics and ROI statistics under the masks (``medfuse.quantify``)."""
+    """ROI statistics of every series under each mask, as the report computes them."""
 
     step: Literal["quantify"]
-    fusion_metrics: bool = True
-    roi: bool = True
 
 
 class ReportStep(_Strict):

@@ -13,6 +13,7 @@ Examples
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,6 +52,31 @@ class StudyState:
     summary: dict[str, Any] = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+
+    def as_result(self) -> Any:
+        """The ``medfuse.workflow.StudyResult`` of what has run so far (what reports read)."""
+        from medfuse.workflow import StudyResult
+
+        roles = list(self.moving)
+        return StudyResult(
+            fixed=self.fixed, moving=[self.moving[r] for r in roles],
+            registered=[self.registered.get(r, self.moving[r]) for r in roles],
+            registrations=[self.registrations.get(r) for r in roles], fused=self.fused,
+            fusion_metrics=dict(self.fusion_metrics), masks=list(self.masks.values()),
+            parameters=self._parameters(),
+            timings=dict(self.timings),
+        )
+
+    def _parameters(self) -> dict[str, Any]:
+        """The parameters under the names ``medfuse.workflow.run_study`` records them."""
+        reg, fuse = self.pipeline.step("register"), self.pipeline.step("fuse")
+        return {
+            "registration_mode": getattr(reg, "mode", None),
+            "preset": getattr(reg, "preset", None),
+            "params": str(reg.params) if getattr(reg, "params", None) else None,
+            "fusion_method": getattr(fuse, "method", None),
+            "pipeline": self.pipeline.name,
+        }
 
     def add_output(self, path: Path) -> None:
         """Record a written file, relative to the study folder."""
@@ -100,24 +126,34 @@ def fuse(state: StudyState, step: FuseStep) -> None:
 
 
 def quantify(state: StudyState, step: QuantifyStep) -> None:
-    """ROI statistics of every series under each mask (``medfuse.quantify.roi``)."""
-    if step.roi and state.masks:
-        from medfuse.quantify.roi import roi_statistics
+    """ROI statistics of every series under each mask, each series on its own grid
+    (``medfuse.report.document.study_rois``: the same numbers as the study report).
 
-        series = {state.pipeline.fixed_role: state.fixed, **state.registered}
-        for mask_role, mask in state.masks.items():
-            for role, volume in series.items():
-                for entry in roi_statistics(volume, mask, series=role):
-                    state.roi.append({"mask": mask_role, **entry})
-                    for key in ("volume_ml", "mean", "hu_mean", "suv_max", "suv_mean", "suv_peak",
-                                "mtv_ml", "tlg"):
-                        if entry.get(key) is not None:
-                            state.summary[f"{role}_{key}"] = round(float(entry[key]), 4)
+    Cohort columns are named ``<input>_<roi>_<statistic>``, e.g. ``pet_gtv_suv_max``.
+    """
+    from medfuse.report.document import series_names, study_rois
+
+    result = state.as_result()
+    roles = dict(zip(series_names(result), [state.pipeline.fixed_role, *state.moving]))
+    state.roi = study_rois(result)
+    for entry in state.roi:
+        prefix = _column(f"{roles.get(entry['series'], entry['series'])}_{entry['name']}")
+        for key in ("volume_ml", "mean", "hu_mean", "suv_max", "suv_mean", "suv_peak", "mtv_ml",
+                    "tlg"):
+            if entry.get(key) is not None:
+                state.summary[f"{prefix}_{key}"] = round(float(entry[key]), 4)
+
+
+def _column(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
 def report(state: StudyState, step: ReportStep) -> None:
-    """Write the study report (``medfuse.report``)."""
-    raise NotImplementedError  # wired when medfuse.report lands
+    """Write ``report.json``/``.html``/``.pdf`` (``medfuse.report.write_report``)."""
+    from medfuse.report import write_report
+
+    for path in write_report(state.as_result(), state.out_dir, formats=tuple(step.formats)).values():
+        state.add_output(path)
 
 
 def export(state: StudyState, step: ExportStep) -> None:

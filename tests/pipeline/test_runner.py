@@ -28,7 +28,12 @@ def assert_complete(out: Path) -> dict[str, dict]:
         status = json.loads((folder / "status.json").read_text())
         assert status["study_id"] == folder.name and status["status"] in ("done", "failed")
         for name in status["outputs"]:
-            assert load(folder / name).array.size > 0
+            if name.endswith(".json"):
+                assert json.loads((folder / name).read_text())
+            elif name.endswith(".nii.gz"):
+                assert load(folder / name).array.size > 0
+            else:
+                assert (folder / name).stat().st_size > 0
         assert not [p for p in folder.iterdir() if p.name.startswith(".")]
         statuses[folder.name] = status
     return statuses
