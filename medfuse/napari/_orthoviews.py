@@ -210,7 +210,7 @@ class OrthoViews(QWidget):
         return np.stack([np.min(lows, axis=0), np.max(highs, axis=0)])
 
     def detach(self) -> None:
-        """Stop following the main viewer (call before closing it)."""
+        """Stop following the main viewer and close the extra canvases (call before closing it)."""
         for name in ("inserted", "removed", "moved"):
             getattr(self.viewer.layers.events, name).disconnect(self._schedule_resync)
         self.viewer.dims.events.point.disconnect(self._on_main_point)
@@ -220,6 +220,9 @@ class OrthoViews(QWidget):
             mirrors.clear()
         for model in self.models.values():
             model.layers.clear()
+        for qt_viewer in self._qt_viewers:
+            qt_viewer.close()
+        self._qt_viewers.clear()
 
     def _crosshair_on_top(self) -> None:
         layers = self.viewer.layers

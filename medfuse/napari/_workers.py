@@ -13,6 +13,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import threading
+
+from qtpy.QtCore import QObject, Signal
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 logger = logging.getLogger(__name__)
@@ -26,6 +29,29 @@ def error_message(err: BaseException) -> str:
     if isinstance(err, MedFuseError):
         return text
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+class _Bridge(QObject):
+    """Carries progress from the worker thread to the UI thread (a queued Qt signal)."""
+
+    progressed = Signal(int, str, float)
+
+
+class TaskControl:
+    """What a task receives to report progress and to learn that it was cancelled (thread-safe)."""
+
+    def __init__(self, bridge: _Bridge, task_id: int) -> None:
+        self._bridge = bridge
+        self._task_id = task_id
+        self._cancelled = threading.Event()
+
+    def progress(self, done: int, total: int, message: str) -> None:
+        """Report ``done`` of ``total`` steps with a message."""
+        self._bridge.progressed.emit(self._task_id, message, done / total if total else 0.0)
+
+    def cancelled(self) -> bool:
+        """True once the user pressed Cancel."""
+        return self._cancelled.is_set()
 
 
 class TaskRunner(QWidget):
@@ -56,7 +82,10 @@ class TaskRunner(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.status)
         self.worker: Any = None
+        self.control: TaskControl | None = None
         self._task_id = 0
+        self._bridge = _Bridge()
+        self._bridge.progressed.connect(self._on_progress)
         self._idle()
 
     # ------------------------------------------------------------------------------ state
@@ -85,12 +114,14 @@ class TaskRunner(QWidget):
         *args: Any,
         description: str,
         on_done: Callable[[Any], None],
+        control: bool = False,
         **kwargs: Any,
     ) -> Any:
         """Run ``func(*args, **kwargs)`` in a worker thread; ``on_done(result)`` runs on the UI thread.
 
-        A generator ``func`` may yield ``(message, fraction)`` pairs for the progress bar.
-        Returns the started worker.
+        With ``control=True`` the task gets ``progress=`` and ``cancel=`` keywords (the engines'
+        ``(done, total, message)`` progress and ``() -> bool`` cancel callbacks). A generator
+        ``func`` may yield ``(message, fraction)`` pairs instead. Returns the started worker.
         """
         from napari.qt.threading import create_worker
 
@@ -99,6 +130,9 @@ class TaskRunner(QWidget):
             return None
         self._task_id += 1
         task_id = self._task_id
+        self.control = TaskControl(self._bridge, task_id)
+        if control:
+            kwargs = {**kwargs, "progress": self.control.progress, "cancel": self.control.cancelled}
         connect: dict[str, Callable[..., None]] = {
             "returned": lambda result: self._returned(task_id, description, on_done, result),
             "errored": lambda err: self._errored(task_id, description, err),
@@ -120,14 +154,19 @@ class TaskRunner(QWidget):
             return
         if hasattr(self.worker, "quit"):
             self.worker.quit()
+        if self.control is not None:
+            self.control._cancelled.set()
         self._task_id += 1  # any late result of the cancelled task is ignored
         self._idle()
         self.show_message("cancelled; the viewer keeps what it had")
 
     def _yielded(self, task_id: int, step: Any) -> None:
-        if task_id != self._task_id or not isinstance(step, tuple) or len(step) != 2:
+        if isinstance(step, tuple) and len(step) == 2:
+            self._on_progress(task_id, str(step[0]), float(step[1]))
+
+    def _on_progress(self, task_id: int, message: str, fraction: float) -> None:
+        if task_id != self._task_id or self.worker is None:
             return
-        message, fraction = step
         self.progress.setRange(0, 100)
         self.progress.setValue(int(100 * float(fraction)))
         self.show_message(str(message))

@@ -116,9 +116,10 @@ class Panel(Container):
         return self.viewer.add_layer(Layer.create(data, kwargs, kind))
 
     def run(self, func: Callable[..., Any], *args: Any, description: str,
-            on_done: Callable[[Any], None], **kwargs: Any) -> Any:
+            on_done: Callable[[Any], None], control: bool = False, **kwargs: Any) -> Any:
         """Run one engine call in a worker (see :class:`TaskRunner`)."""
-        return self.runner.start(func, *args, description=description, on_done=on_done, **kwargs)
+        return self.runner.start(func, *args, description=description, on_done=on_done,
+                                 control=control, **kwargs)
 
 
 def info_label(text: str = "") -> Label:

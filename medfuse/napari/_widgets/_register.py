@@ -30,15 +30,20 @@ def _preset_names() -> list[Any]:
 
 
 def register_volumes(fixed: Volume, moving: Volume, *, mode: str, preset: str | None,
-                     masks: dict[str, Volume], landmarks: tuple[Any, Any] | None) -> tuple[Volume, Any]:
-    """One call into the engine: the workflow step, or ``registration.register`` with masks/landmarks."""
-    if not masks and landmarks is None:
+                     masks: dict[str, Volume], landmarks: tuple[Any, Any] | None,
+                     progress: Any = None, cancel: Any = None) -> tuple[Volume, Any]:
+    """One call into the engine: the workflow's geometry step, or ``registration.register`` (with
+    masks, landmarks, progress and cancel) followed by resampling onto the fixed grid."""
+    from medfuse import registration
+
+    if mode == "auto":
+        mode = "register" if registration.needs_registration(fixed, moving) else "geometry"
+    if mode == "geometry":
         from medfuse.workflow import register_series
 
-        return register_series(fixed, moving, mode=mode, preset=preset)
-    from medfuse.registration import register
-
-    result = register(fixed, moving, preset=preset, landmarks=landmarks, **masks)
+        return register_series(fixed, moving, mode="geometry")
+    result = registration.register(fixed, moving, preset=preset, landmarks=landmarks,
+                                   progress=progress, cancel=cancel, **masks)
     return result.apply(moving), result
 
 
@@ -135,7 +140,7 @@ class RegisterPanel(Panel):
             self.runner.show_message(f"registered {moving_layer.name} onto {self.fixed.value}")
 
         return self.run(register_volumes, fixed, moving, description="registration",
-                        on_done=done, **inputs)
+                        on_done=done, control=True, **inputs)
 
 
 def _lps_points(layer: Any) -> Any:

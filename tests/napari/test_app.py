@@ -1,0 +1,182 @@
+"""The app under a real display: layers, geometry, rendered pixels, linked views and the panels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from medfuse.napari._reader import study_layer_data
+from medfuse.napari._widgets._study import add_layer_data
+from tests.napari.conftest import HOT_POINT_LPS, needs_display
+
+pytestmark = [pytest.mark.gui, needs_display]
+napari = pytest.importorskip("napari")
+
+WORLD_HOT = tuple(HOT_POINT_LPS[::-1])
+
+
+@pytest.fixture
+def app(make_napari_viewer, qtbot, ct_pet):
+    """The MedFuse window (panels + orthogonal views) on the synthetic CT and PET."""
+    from medfuse.napari._app import build_window
+
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(1400, 900)
+    panels = build_window(viewer)
+    add_layer_data(viewer, study_layer_data(list(ct_pet)))
+    viewer.dims.point = WORLD_HOT
+    qtbot.wait(300)
+    yield viewer, panels
+    panels["Orthogonal views"].detach()
+
+
+def _idle(qtbot, runner, timeout=60_000):
+    qtbot.waitUntil(lambda: not runner.running, timeout=timeout)
+
+
+def test_pet_overlay_is_drawn_in_colour_over_the_grey_ct(app):
+    viewer, panels = app
+    panels["Orthogonal views"].show_crosshair.setChecked(False)
+    ct_layer, pet_layer = viewer.layers["CT ct"], viewer.layers["PT pet"]
+    assert viewer.layers.index(pet_layer) > viewer.layers.index(ct_layer)
+    assert pet_layer.blending == "additive" and pet_layer.colormap.name == "inferno"
+    shot = viewer.screenshot(canvas_only=True, flash=False)[..., :3].astype(int)
+    assert shot.mean() > 10  # not black
+    chroma = shot.max(axis=-1) - shot.min(axis=-1)
+    assert np.count_nonzero(chroma > 30) > 500  # the PET colour map shows over the grey CT
+    pet_layer.visible = False
+    grey = viewer.screenshot(canvas_only=True, flash=False)[..., :3].astype(int)
+    assert np.abs(grey[..., 0] - grey[..., 1]).max() <= 2  # CT alone is grey
+
+
+def test_hot_spot_of_4mm_pet_lands_on_the_1mm_ct_marker_on_screen(app):
+    viewer, _ = app
+    ct_layer, pet_layer = viewer.layers["CT ct"], viewer.layers["PT pet"]
+    pet_layer.visible = False
+    ct_shot = viewer.screenshot(canvas_only=True, flash=False)[..., 0].astype(float)
+    pet_layer.visible, ct_layer.visible = True, False
+    pet_shot = viewer.screenshot(canvas_only=True, flash=False)[..., :3].sum(-1).astype(float)
+    ct_centre = np.argwhere(ct_shot > 0.9 * ct_shot.max()).mean(axis=0)
+    pet_centre = np.argwhere(pet_shot > 0.9 * pet_shot.max()).mean(axis=0)
+    pixel_mm = 1.0 / viewer.camera.zoom
+    assert np.linalg.norm(ct_centre - pet_centre) * pixel_mm < 4.0
+
+
+def test_orthogonal_views_share_layers_and_cursor(app, qtbot):
+    viewer, panels = app
+    ortho = panels["Orthogonal views"]
+    for plane, model in ortho.models.items():
+        names = [x.name for x in model.layers if x.name != "crosshair"]
+        assert names == [x.name for x in viewer.layers if x.name != "crosshair"], plane
+        assert model.layers["CT ct"].data is viewer.layers["CT ct"].data  # shared, not copied
+    target = (30.0, -20.0, 0.0)
+    ortho.set_cursor(target)
+    qtbot.wait(50)
+    for model in ortho.models.values():
+        assert np.allclose(model.dims.point, viewer.dims.point)
+    assert ortho.models["coronal"].dims.displayed == (0, 2)
+    assert ortho.models["sagittal"].dims.displayed == (0, 1)
+    cross = ortho.models["coronal"].layers["crosshair"].data
+    assert any(np.allclose(line[:, 0], 30.0) for line in cross)  # horizontal line at z
+    viewer.layers["PT pet"].opacity = 0.3
+    assert ortho.models["sagittal"].layers["PT pet"].opacity == pytest.approx(0.3)
+
+
+def test_readout_shows_hu_and_suv_at_the_cursor(app):
+    viewer, panels = app
+    inspect = panels["Inspect"]
+    viewer.cursor.position = WORLD_HOT
+    inspect._update_readout()
+    text = inspect.readout.value
+    assert "CT ct: 900 HU" in text
+    assert "PT pet: 12.00 SUVbw" in text
+    assert "LPS (12.0, -8.0, 20.0)" in text
+
+
+def test_checkerboard_and_difference_views(app, qtbot):
+    viewer, panels = app
+    inspect = panels["Inspect"]
+    inspect.fixed.value, inspect.moving.value = "CT ct", "PT pet"
+    inspect.squares.value = 4
+    inspect.view.value = "checkerboard"
+    _idle(qtbot, inspect.runner)
+    board = viewer.layers["comparison"]
+    assert board.data.shape == viewer.layers["CT ct"].data.shape  # on the fixed grid
+    assert 0.0 <= board.data.min() and board.data.max() <= 1.0
+    inspect.view.value = "difference"
+    _idle(qtbot, inspect.runner)
+    assert viewer.layers["comparison"].colormap.name == "PiYG"
+    inspect.view.value = "flicker"
+    assert "comparison" not in viewer.layers and inspect._timer.isActive()
+    inspect.view.value = "overlay"
+    assert not inspect._timer.isActive()
+
+
+def test_window_presets_set_contrast(app):
+    viewer, panels = app
+    inspect = panels["Inspect"]
+    inspect.fixed.value = "CT ct"
+    inspect.window.reset_choices()
+    lung = next(v for v in inspect.window.choices if v and v[1] == (-1350.0, 150.0))
+    inspect.window.value = lung
+    assert tuple(viewer.layers["CT ct"].contrast_limits) == (-1350.0, 150.0)
+
+
+def test_geometry_registration_puts_pet_on_the_ct_grid(app, qtbot):
+    viewer, panels = app
+    register = panels["Register"]
+    register.fixed.value, register.moving.value = "CT ct", "PT pet"
+    register.mode.value = "geometry"
+    register.start()
+    _idle(qtbot, register.runner)
+    layer = viewer.layers["PT pet registered"]
+    assert layer.data.shape == viewer.layers["CT ct"].data.shape
+    assert not viewer.layers["PT pet"].visible
+    assert "scanner alignment" in register.result.value
+
+
+def test_a_failing_task_is_a_message_not_a_crash(app, qtbot, tmp_path):
+    viewer, panels = app
+    study = panels["Study"]
+    before = len(viewer.layers)
+    study.open(tmp_path)  # an empty folder
+    _idle(qtbot, study.runner)
+    assert "no images found" in study.runner.status.text()
+    assert len(viewer.layers) == before
+
+
+def test_cancel_discards_the_result(app, qtbot):
+    import time
+
+    viewer, panels = app
+    runner = panels["Fuse"].runner
+    got = []
+    runner.start(lambda: time.sleep(0.5) or 1, description="slow task", on_done=got.append)
+    assert runner.running
+    runner.cancel()
+    assert not runner.running and "cancelled" in runner.status.text()
+    qtbot.wait(800)
+    assert got == []
+
+
+def test_export_writes_nifti_and_png(app, qtbot, tmp_path):
+    from medfuse.io import load
+
+    viewer, panels = app
+    export = panels["Export"]
+    export.folder.value = tmp_path
+    export.layers.value = ["PT pet"]
+    export.save()
+    _idle(qtbot, export.runner)
+    pet = load(tmp_path / "PT_pet.nii.gz")
+    assert pet.modality == "PT" and pet.spacing == (4.0, 4.0, 4.0)
+    png = export.screenshot(canvas_only=True)
+    assert png is not None and png.stat().st_size > 1000
+
+
+def test_study_panel_lists_series_and_picks_ct_and_pet(app):
+    viewer, panels = app
+    study = panels["Study"]
+    rows = {study.table.item(r, 0).text(): study.table.item(r, 1).text()
+            for r in range(study.table.rowCount())}
+    assert rows == {"CT ct": "CT", "PT pet": "PT"}
