@@ -33,13 +33,15 @@ class StudyInputs:
     """What a study is made of: a fixed (reference) series, moving series, optional label masks.
 
     Each entry is a path (DICOM folder/file, NIfTI) or an already loaded ``Volume``.
-    ``modalities`` gives the modality of NIfTI inputs by path string (NIfTI records none).
+    ``modalities`` and ``units`` give the modality and value units of NIfTI inputs by path string
+    (NIfTI records neither: a PET NIfTI in SUV needs ``units={path: "SUVbw"}``).
     """
 
     fixed: str | Path | Volume
     moving: Sequence[str | Path | Volume]
     masks: Sequence[str | Path | Volume] = ()
     modalities: dict[str, str] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -57,19 +59,19 @@ class StudyResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def _as_volume(item: str | Path | Volume, modalities: dict[str, str]) -> Volume:
+def _as_volume(item: str | Path | Volume, inputs: StudyInputs) -> Volume:
     from medfuse.io import load
 
     if isinstance(item, Volume):
         return item
-    return load(item, modality=modalities.get(str(item)))
+    return load(item, modality=inputs.modalities.get(str(item)), units=inputs.units.get(str(item)))
 
 
 def load_inputs(inputs: StudyInputs) -> tuple[Volume, list[Volume], list[Volume]]:
     """Load the fixed, moving and mask volumes of a study (paths or volumes)."""
-    fixed = _as_volume(inputs.fixed, inputs.modalities)
-    moving = [_as_volume(m, inputs.modalities) for m in inputs.moving]
-    masks = [_as_volume(m, inputs.modalities) for m in inputs.masks]
+    fixed = _as_volume(inputs.fixed, inputs)
+    moving = [_as_volume(m, inputs) for m in inputs.moving]
+    masks = [_as_volume(m, inputs) for m in inputs.masks]
     if not moving:
         raise MedFuseError("a study needs at least one moving series besides the fixed one")
     return fixed, moving, masks
@@ -112,7 +114,6 @@ def run_study(
     functional (or first moving) series, and compute fusion quality metrics.
     """
     from medfuse import fusion
-    from medfuse.quantify.fusion_metrics import fusion_metrics
 
     report = progress or (lambda step, fraction: None)
     timings: dict[str, float] = {}
@@ -138,7 +139,7 @@ def run_study(
     fused = fusion.fuse([fixed, partner], method=fusion_method)
     timings["fuse_s"] = time.perf_counter() - t0
     report("quantify", 0.9)
-    metrics = fusion_metrics(_to_luma(fused), _to_luma(fixed), _to_luma(partner))
+    metrics = fusion_quality(fused, fixed, partner)
     report("done", 1.0)
     timings["total_s"] = time.perf_counter() - start
     return StudyResult(
@@ -165,6 +166,14 @@ def _fusion_partner(registered: list[Volume]) -> Volume:
 
     functional = [v for v in registered if get_modality(v.modality).functional]
     return (functional or registered)[0]
+
+
+def fusion_quality(fused: Volume, a: Volume, b: Volume) -> dict[str, float]:
+    """Fusion metrics (docs/metrics.md) of ``fused`` against its inputs ``a`` and ``b``, on the
+    central slice of volumes, each image normalised to 0-255 as its modality prescribes."""
+    from medfuse.quantify.fusion_metrics import fusion_metrics
+
+    return fusion_metrics(_to_luma(fused), _to_luma(a), _to_luma(b))
 
 
 def _to_luma(volume: Volume) -> np.ndarray:

@@ -120,9 +120,15 @@ def fuse(state: StudyState, step: FuseStep) -> None:
     """Fuse the fixed series with the partner series (``medfuse.fusion.fuse``)."""
     from medfuse import fusion
 
+    from medfuse.workflow import fusion_quality
+
     partner = step.partner or state.pipeline.moving_roles[0]
     state.fused = fusion.fuse([state.fixed, state.registered[partner]], method=step.method)
+    state.fusion_metrics = fusion_quality(state.fused, state.fixed, state.registered[partner])
     state.summary["fusion_method"] = step.method
+    for key in ("EN", "SF", "MI", "VIF", "Qabf", "SSIM"):
+        if key in state.fusion_metrics:
+            state.summary[f"fusion_{key.lower()}"] = round(float(state.fusion_metrics[key]), 4)
 
 
 def quantify(state: StudyState, step: QuantifyStep) -> None:
