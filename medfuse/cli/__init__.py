@@ -10,6 +10,7 @@ from medfuse.cli import demo  # noqa: F401  (commands register on import)
 from medfuse.cli import fuse, train  # noqa: F401
 from medfuse.cli import info  # noqa: F401
 from medfuse.cli import plugins  # noqa: F401
+from medfuse.cli import register  # noqa: F401
 from medfuse.cli import report  # noqa: F401
 from medfuse.cli import run  # noqa: F401
 from medfuse.cli import sample_data  # noqa: F401

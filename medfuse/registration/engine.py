@@ -9,6 +9,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -27,7 +28,7 @@ from medfuse.registration.presets import (
     read_parameter_file,
 )
 from medfuse.registration.result import RegistrationResult
-from medfuse.registration.search import coarse_rotation_search
+from medfuse.registration.search import binned, binned_mask, multi_start, score
 from medfuse.registration.transforms import chain_to_sitk, compose, is_linear, kabsch, rigid_to_map
 from medfuse.volume import Volume
 
@@ -36,6 +37,12 @@ logger = logging.getLogger(__name__)
 Init = Literal["geometry", "center", "moments", "landmarks", "none"]
 #: progress(step, total, message): called before each stage and once at the end (step == total)
 Progress = Callable[[int, int, str], None]
+
+
+#: elastix works on images binned to about this spacing (mm): accuracy is sub-voxel of it, and
+#: time falls with the voxel count (see docs/registration.md)
+WORKING_SPACING = 2.0
+_GRID_KEYS = ("Size", "Index", "Spacing", "Origin", "Direction")
 
 
 class RegistrationCancelled(RegistrationError):
@@ -99,25 +106,41 @@ def register(
     start = initial_transform(fixed, moving, method=init or ("landmarks" if points else "geometry"),
                               landmarks=points, warnings=warnings)
     total = len(stages) + 1
-    fixed_itk, moving_itk = _elastix.to_itk(fixed), _elastix.to_itk(moving)
-    masks = {
-        "fixed_mask": _elastix.to_itk(fixed_mask) if fixed_mask is not None else None,
-        "moving_mask": _elastix.to_itk(moving_mask) if moving_mask is not None else None,
-    }
     template = _grid_template(fixed)
+    work_fixed, work_moving = binned(fixed, WORKING_SPACING), binned(moving, WORKING_SPACING)
+    work_masks = {
+        "fixed_mask": binned_mask(fixed_mask, work_fixed) if fixed_mask is not None else None,
+        "moving_mask": binned_mask(moving_mask, work_moving) if moving_mask is not None else None,
+    }
+    fixed_itk, moving_itk = _elastix.to_itk(work_fixed), _elastix.to_itk(work_moving)
+    masks = {k: _elastix.to_itk(v) if v is not None else None for k, v in work_masks.items()}
+    run = functools.partial(_elastix.run, fixed_itk, moving_itk, threads=threads, source=source,
+                            **masks)
+    starts = [start]
     if search and stages[0].get("Transform") == ["EulerTransform"] and fixed.ndim == 3:
-        _step(progress, cancel, 0, total, "searching start rotations")
-        start = coarse_rotation_search(fixed, moving, start, fixed_mask=fixed_mask)
-    maps = [rigid_to_map(start, template)]
-    for i, stage in enumerate(stages):
-        _step(progress, cancel, i + 1, total, f"stage {i + 1}/{len(stages)}: {stage['Transform'][0]}")
-        maps = _elastix.run(fixed_itk, moving_itk, [stage], initial_maps=maps, threads=threads,
-                            source=source, **masks)
+        _step(progress, cancel, 0, total, "trying start rotations")
+        starts = multi_start(work_fixed, work_moving, start, stages[0], template,
+                             run=functools.partial(_elastix.run, threads=threads, source=source),
+                             fixed_mask=work_masks["fixed_mask"])
+        # the search did the coarse levels; the first stage refines at the two finest levels only
+        stages = [{**stages[0], "NumberOfResolutions": ["2"]}, *stages[1:]]
+    _step(progress, cancel, 1, total, f"stage 1/{len(stages)}: {stages[0]['Transform'][0]}")
+    candidates = [run([stages[0]], initial_maps=[rigid_to_map(s, template)]) for s in starts]
+    maps = candidates[0]
+    if len(candidates) > 1:
+        keep = (np.asarray(work_masks["fixed_mask"].array) > 0 if work_masks["fixed_mask"]
+                is not None else np.ones(work_fixed.array.shape, bool))
+        moving_image = work_moving.to_sitk()
+        maps = max(candidates, key=lambda c: score(work_fixed, moving_image, keep, chain_to_sitk(c)))
+    for i, stage in enumerate(stages[1:], start=2):
+        _step(progress, cancel, i, total, f"stage {i}/{len(stages)}: {stage['Transform'][0]}")
+        maps = run([stage], initial_maps=maps)
+    maps = [{**pm, **{k: template[k] for k in _GRID_KEYS}} for pm in maps]
     transform = chain_to_sitk(maps)
     if isinstance(transform, sitk.CompositeTransform):
         transform = compose([transform])
-    metrics = _metrics(fixed, moving, transform, fixed_mask=fixed_mask, moving_mask=moving_mask,
-                       points=points, warnings=warnings)
+    metrics = _metrics(work_fixed, work_moving, transform, fixed_mask=fixed_mask,
+                       moving_mask=moving_mask, points=points, warnings=warnings, grid=fixed)
     metrics.update(preset=preset_name, elastix_version=_elastix.load().version,
                    duration_s=round(time.perf_counter() - started, 3))
     for w in metrics["warnings"]:
@@ -220,7 +243,9 @@ def _grid_template(fixed: Volume) -> ParameterMap:
 
 def _metrics(fixed: Volume, moving: Volume, transform: sitk.Transform, *,
              fixed_mask: Volume | None, moving_mask: Volume | None,
-             points: tuple[np.ndarray, np.ndarray] | None, warnings: list[str]) -> dict[str, Any]:
+             points: tuple[np.ndarray, np.ndarray] | None, warnings: list[str],
+             grid: Volume) -> dict[str, Any]:
+    """Quality numbers: MI on the (binned) working images, Dice and Jacobian on ``grid``."""
     identity = sitk.Transform(fixed.ndim, sitk.sitkIdentity)
     metrics: dict[str, Any] = {
         "mi_before": round(quality.mi_on_overlap(fixed, moving, identity), 4),
@@ -232,10 +257,10 @@ def _metrics(fixed: Volume, moving: Volume, transform: sitk.Transform, *,
         metrics["tre_mm"] = round(float(np.mean(
             quality.target_registration_error(transform, *points))), 3)
     if fixed_mask is not None and moving_mask is not None:
-        warped = moving_mask.resample_to(fixed, interpolation="nearest", transform=transform)
+        warped = moving_mask.resample_to(grid, interpolation="nearest", transform=transform)
         metrics["dice"] = round(quality.dice(fixed_mask.array > 0, warped.array > 0), 4)
     if not is_linear(transform):
-        jmin, jmax, folded = quality.jacobian_range(transform, fixed)
+        jmin, jmax, folded = quality.jacobian_range(transform, fixed)  # binned grid: enough
         metrics.update(jacobian_min=round(jmin, 4), jacobian_max=round(jmax, 4),
                        folding_fraction=folded)
         if folded > 0:

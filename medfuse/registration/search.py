@@ -1,82 +1,130 @@
-"""A coarse search over start rotations at low resolution, before elastix refines the best start.
+"""Multi-start search at low resolution, before elastix refines the best start at full resolution.
 
-Gradient-based optimisers of mutual information find the nearest optimum; from starts rotated by
-10-15 degrees that can be a wrong one. Like FLIRT's initial search (Jenkinson and Smith 2001), the
-mutual information of a few rotated starts is compared on images resampled to a coarse grid, and
-the best start is kept only when it beats the given start clearly.
+A gradient-based optimiser of mutual information finds the optimum nearest to its start; from starts
+rotated by 10-15 degrees that can be a wrong one, so the answer would depend on the start. Like
+FLIRT's initial search (Jenkinson and Smith 2001), a few rotated starts are each refined by a short
+elastix run on images binned to about 4 mm, and the best by normalised mutual information
+(Studholme et al. 1999, insensitive to the size of the overlap) is kept.
 """
 
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
 
-from medfuse.registration.quality import mutual_information
-from medfuse.registration.transforms import affine_matrix, from_matrix
+from medfuse.errors import RegistrationError
+from medfuse.registration.presets import ParameterMap
+from medfuse.registration.transforms import affine_matrix, chain_to_sitk, from_matrix, rigid_to_map
 from medfuse.volume import Volume
 
 
-def _coarse(volume: Volume, spacing: float) -> sitk.Image:
-    """``volume`` smoothed and resampled to an isotropic grid of ``spacing`` mm (same box)."""
-    image = sitk.Cast(volume.to_sitk(), sitk.sitkFloat32)
-    sigma = [max(0.0, (spacing**2 - s**2)) ** 0.5 / 2.355 for s in volume.spacing]
-    if max(sigma) > 0:
-        image = sitk.SmoothingRecursiveGaussian(image, [max(s, 1e-3) for s in sigma])
-    size = [max(4, int(round(n * s / spacing))) for n, s in zip(volume.size, volume.spacing)]
-    out_spacing = [n * s / m for n, s, m in zip(volume.size, volume.spacing, size)]
-    return sitk.Resample(image, size, sitk.Transform(), sitk.sitkLinear, volume.origin,
-                         out_spacing, tuple(np.asarray(volume.direction).ravel()), 0.0)
+def binned(volume: Volume, spacing: float) -> Volume:
+    """``volume`` averaged over bins of about ``spacing`` mm (``BinShrink``; geometry kept exact)."""
+    factors = [max(1, int(round(spacing / s))) for s in volume.spacing]
+    if max(factors) == 1:
+        return volume
+    image = sitk.BinShrink(sitk.Cast(volume.to_sitk(), sitk.sitkFloat32), factors)
+    return Volume.from_sitk(image, modality=volume.modality, units=volume.units, meta=volume.meta)
 
 
-def rotations(max_degrees: float = 15.0) -> list[np.ndarray]:
-    """Start rotations: the identity and +-``max_degrees`` about each axis and axis pair."""
+def binned_mask(mask: Volume, grid: Volume) -> Volume:
+    """``mask`` carried onto a binned grid (a bin is inside when any of its voxels is)."""
+    image = sitk.Cast(mask.to_sitk() > 0, sitk.sitkFloat32)
+    factors = [int(round(g / s)) for g, s in zip(grid.spacing, mask.spacing)]
+    shrunk = sitk.BinShrink(image, [max(1, f) for f in factors]) if max(factors) > 1 else image
+    return Volume.from_sitk(shrunk > 0)
+
+
+def rotations(degrees: float = 15.0) -> list[np.ndarray]:
+    """The identity and rotations by +-``degrees`` about each axis (3 x 3 matrices)."""
     out = [np.eye(3)]
-    for axes in ([0], [1], [2], [0, 1], [0, 2], [1, 2]):
-        for signs in itertools.product((-1.0, 1.0), repeat=len(axes)):
-            angles = np.zeros(3)
-            angles[axes] = np.radians(max_degrees) * np.asarray(signs)
-            t = sitk.Euler3DTransform((0, 0, 0), *angles)
-            out.append(np.asarray(t.GetMatrix()).reshape(3, 3))
+    for axis, sign in itertools.product(range(3), (-1.0, 1.0)):
+        angles = [0.0, 0.0, 0.0]
+        angles[axis] = np.radians(degrees) * sign
+        out.append(np.asarray(sitk.Euler3DTransform((0, 0, 0), *angles).GetMatrix()).reshape(3, 3))
     return out
 
 
-def coarse_rotation_search(fixed: Volume, moving: Volume, start: sitk.Transform, *,
-                           fixed_mask: Volume | None = None, spacing: float = 6.0,
-                           max_degrees: float = 15.0, margin: float = 0.05) -> sitk.Transform:
-    """The best of ``start`` and ``start`` rotated about the fixed centre (mutual information).
+def normalized_mutual_information(a: np.ndarray, b: np.ndarray, *, bins: int = 32) -> float:
+    """(H(A) + H(B)) / H(A, B) of two equally shaped samples (1 = independent, 2 = identical)."""
+    if a.size < 2:
+        return 0.0
+    joint, _, _ = np.histogram2d(a.ravel(), b.ravel(), bins=bins)
+    p = joint / joint.sum()
 
-    A rotated start replaces ``start`` only when its mutual information is higher by ``margin``
-    (relative), so that noise at the coarse level never moves a good start.
+    def entropy(q: np.ndarray) -> float:
+        q = q[q > 0]
+        return float(-np.sum(q * np.log(q)))
+
+    hab = entropy(p)
+    return (entropy(p.sum(axis=0)) + entropy(p.sum(axis=1))) / hab if hab > 0 else 0.0
+
+
+def score(fixed: Volume, moving: sitk.Image, keep: np.ndarray, transform: sitk.Transform) -> float:
+    """Normalised mutual information of ``fixed`` and ``moving`` mapped by ``transform``, over the
+    ``keep`` voxels of ``fixed`` that the moving image covers (0 when they cover under 10 %)."""
+    ones = sitk.Image(moving.GetSize(), sitk.sitkUInt8) + 1
+    ones.CopyInformation(moving)
+    reference = fixed.to_sitk()
+    inside = sitk.GetArrayFromImage(
+        sitk.Resample(ones, reference, transform, sitk.sitkNearestNeighbor, 0)) > 0
+    warped = sitk.GetArrayFromImage(
+        sitk.Resample(moving, reference, transform, sitk.sitkLinear, 0.0, sitk.sitkFloat32))
+    sel = inside & keep
+    if sel.sum() < 0.1 * keep.sum():  # too little overlap to judge
+        return 0.0
+    return normalized_mutual_information(np.asarray(fixed.array)[sel], warped[sel])
+
+
+def multi_start(
+    fixed: Volume,
+    moving: Volume,
+    start: sitk.Transform,
+    stage: ParameterMap,
+    template: ParameterMap,
+    *,
+    run: Any,
+    fixed_mask: Volume | None = None,
+    spacing: float = 4.0,
+    degrees: float = 15.0,
+    keep_best: int = 1,
+) -> list[sitk.Transform]:
+    """The best ``keep_best`` of ``start`` and ``start`` rotated about the fixed centre, each
+    refined briefly, best first.
+
+    ``run(fixed_itk, moving_itk, maps, initial_maps=..., fixed_mask=...)`` is the elastix runner.
+    The caller refines the returned starts at full resolution and keeps the best (:func:`score`).
     """
-    f = _coarse(fixed, spacing)
-    m = _coarse(moving, spacing)
-    fa = sitk.GetArrayFromImage(f)
-    keep = np.ones(fa.shape, bool)
+    from medfuse.registration import _elastix
+
+    f, m = binned(fixed, spacing), binned(moving, spacing)
+    f_itk, m_itk = _elastix.to_itk(f), _elastix.to_itk(m)
+    mask_itk = None
+    keep = np.ones(f.array.shape, bool)
     if fixed_mask is not None:
-        keep = sitk.GetArrayFromImage(sitk.Resample(
-            sitk.Cast(fixed_mask.to_sitk(), sitk.sitkUInt8), f, sitk.Transform(),
-            sitk.sitkNearestNeighbor, 0)) > 0
-    ones = sitk.Image(m.GetSize(), sitk.sitkUInt8) + 1
-    ones.CopyInformation(m)
-    base = affine_matrix(start)
-    centre = fixed.center()
-    best, best_mi, start_mi = start, -np.inf, None
-    for r in rotations(max_degrees):
+        coarse_mask = binned_mask(fixed_mask, f)
+        keep = coarse_mask.array > 0
+        mask_itk = _elastix.to_itk(coarse_mask)
+    coarse = dict(stage)
+    coarse.update(NumberOfResolutions=["2"], MaximumNumberOfIterations=["150", "100"],
+                  NumberOfSpatialSamples=["2048"])
+    m_sitk = m.to_sitk()
+    base, centre = affine_matrix(start), fixed.center()
+    found: list[tuple[float, sitk.Transform]] = []
+    for r in rotations(degrees):
         rot = np.eye(4)
         rot[:3, :3] = r
         rot[:3, 3] = centre - r @ centre
         candidate = from_matrix(base @ rot, center=centre)
-        inside = sitk.GetArrayFromImage(sitk.Resample(
-            ones, f, candidate, sitk.sitkNearestNeighbor, 0)) > 0
-        warped = sitk.GetArrayFromImage(sitk.Resample(m, f, candidate, sitk.sitkLinear, 0.0))
-        sel = inside & keep
-        value = mutual_information(fa[sel], warped[sel]) if sel.sum() > 100 else -np.inf
-        if start_mi is None:
-            start_mi = value
-        if value > best_mi:
-            best, best_mi = candidate, value
-    if start_mi is not None and best_mi > start_mi * (1 + margin):
-        return best
-    return start
+        try:
+            maps = run(f_itk, m_itk, [coarse], initial_maps=[rigid_to_map(candidate, template)],
+                       fixed_mask=mask_itk)
+        except RegistrationError:  # a start that elastix cannot handle (no overlap) is skipped
+            continue
+        refined = from_matrix(affine_matrix(chain_to_sitk(maps)), center=centre)
+        found.append((score(f, m_sitk, keep, refined), refined))
+    found.sort(key=lambda item: -item[0])
+    return [t for _, t in found[:keep_best]] or [start]

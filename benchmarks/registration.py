@@ -1,0 +1,249 @@
+"""Registration benchmark: MedFuse against elastix's default rigid map, SimpleITK's Mattes-MI recipe
+and ANTsPy's ``Rigid``, from known rigid perturbations of real volumes.
+
+Run from the repository root (about 10-15 minutes on 2 cores)::
+
+    .venv/bin/python benchmarks/registration.py --out benchmarks/results_registration.md
+
+Cases (``../shared/data/volumes``): SPM12 T2, PET and SPECT templates onto T1 (exact truth: the
+identity), the PET and MR of each ``sts`` patient onto its CT (PET: the scanner alignment is the
+reference; MR: no truth, so only "back to its own answer" is measured). Each moving image is
+perturbed by a random rigid transform by changing its geometry (no resampling, so nothing is lost),
+and TRE is the median distance, over 2000 points of the fixed image's anatomy, between where the
+result and the truth send them. Every method runs single-threaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import SimpleITK as sitk  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from medfuse.io import load  # noqa: E402
+from medfuse.registration import quality  # noqa: E402
+from medfuse.registration.transforms import affine_matrix, compose  # noqa: E402
+from medfuse.volume import Volume  # noqa: E402
+
+DATA = Path(os.environ.get("MEDFUSE_TEST_DATA", REPO.parent / "shared" / "data")) / "volumes"
+Method = Callable[[Volume, Volume], sitk.Transform]
+
+
+# ----------------------------------------------------------------------------------- cases
+def cases() -> list[dict]:
+    """(name, fixed, moving, truth kind) for every pair of the benchmark."""
+    out = []
+    spm = DATA / "spm12_templates" / "OldNorm"
+    t1 = load(spm / "T1.nii", modality="MR")
+    for name, mod in (("T2", "MR"), ("PET", "PT"), ("SPECT", "NM")):
+        out.append(dict(name=f"SPM12 {name} -> T1", fixed=t1, moving=load(spm / f"{name}.nii",
+                        modality=mod), truth="exact", anatomy=t1.array > 0.2 * t1.array.max()))
+    for patient in sorted((DATA / "sts").glob("STS_*")):
+        ct = load(patient / "CT/nifti/image/image.nii.gz", modality="CT", units="HU")
+        body = ct.array > -300
+        for folder, mod, truth in (("PET", "PT", "scanner"), ("MR_T1", "MR", "none")):
+            moving = load(patient / folder / "nifti/image/image.nii.gz", modality=mod)
+            out.append(dict(name=f"{patient.name} {folder} -> CT", fixed=ct, moving=moving,
+                            truth=truth, anatomy=body))
+    return out
+
+
+def perturbation(rng: np.random.Generator, centre: np.ndarray, degrees: float,
+                 mm: float) -> sitk.Euler3DTransform:
+    """A random rigid transform about ``centre``: uniform angles and shifts in +-range per axis."""
+    angles = np.radians(rng.uniform(-degrees, degrees, 3))
+    return sitk.Euler3DTransform(tuple(centre), *angles, tuple(rng.uniform(-mm, mm, 3)))
+
+
+def perturbed(moving: Volume, t: sitk.Transform) -> Volume:
+    """``moving`` re-placed so that its value at y is the original's at t(y) (exact, no resampling)."""
+    m = np.linalg.inv(affine_matrix(t))
+    a, b = m[:3, :3], m[:3, 3]
+    return Volume(moving.array, spacing=moving.spacing, origin=tuple(a @ np.asarray(moving.origin) + b),
+                  direction=a @ moving.direction, modality=moving.modality, units=moving.units)
+
+
+# ----------------------------------------------------------------------------------- methods
+def medfuse_method(fixed: Volume, moving: Volume) -> sitk.Transform:
+    from medfuse.registration import register
+
+    return register(fixed, moving, threads=1).transform
+
+
+def elastix_default(fixed: Volume, moving: Volume) -> sitk.Transform:
+    from medfuse.registration import _elastix
+    from medfuse.registration.transforms import chain_to_sitk
+
+    pm = _elastix.default_map("rigid")
+    pm["WriteResultImage"] = ["false"]
+    return chain_to_sitk(_elastix.run(_elastix.to_itk(fixed), _elastix.to_itk(moving), [pm],
+                                      threads=1))
+
+
+def sitk_recipe(fixed: Volume, moving: Volume, *, percentage: float = 0.01) -> sitk.Transform:
+    """SimpleITK's standard rigid recipe (its registration notebooks): geometry-centred start,
+    Mattes MI with 50 bins on a random 1 % sample, gradient descent, 3-level pyramid."""
+    f = sitk.Cast(fixed.to_sitk(), sitk.sitkFloat32)
+    m = sitk.Cast(moving.to_sitk(), sitk.sitkFloat32)
+    start = sitk.CenteredTransformInitializer(f, m, sitk.Euler3DTransform(),
+                                              sitk.CenteredTransformInitializerFilter.GEOMETRY)
+    reg = sitk.ImageRegistrationMethod()
+    reg.SetMetricAsMattesMutualInformation(numberOfHistogramBins=50)
+    reg.SetMetricSamplingStrategy(reg.RANDOM)
+    reg.SetMetricSamplingPercentage(percentage, seed=1)
+    reg.SetInterpolator(sitk.sitkLinear)
+    reg.SetOptimizerAsGradientDescent(learningRate=1.0, numberOfIterations=100,
+                                      convergenceMinimumValue=1e-6, convergenceWindowSize=10)
+    reg.SetOptimizerScalesFromPhysicalShift()
+    reg.SetShrinkFactorsPerLevel([4, 2, 1])
+    reg.SetSmoothingSigmasPerLevel([2, 1, 0])
+    reg.SmoothingSigmasAreSpecifiedInPhysicalUnitsOn()
+    reg.SetInitialTransform(start, inPlace=False)
+    return reg.Execute(f, m)
+
+
+def ants_rigid(fixed: Volume, moving: Volume) -> sitk.Transform:
+    """ANTsPy ``registration(type_of_transform="Rigid")``; its forward transform maps fixed points
+    to moving points like ITK's."""
+    import ants
+
+    def to_ants(v: Volume):
+        img = ants.from_numpy(np.asarray(v.array, np.float32).transpose(2, 1, 0).copy(),
+                              origin=list(v.origin), spacing=list(v.spacing),
+                              direction=np.asarray(v.direction))
+        return img
+
+    out = ants.registration(to_ants(fixed), to_ants(moving), type_of_transform="Rigid")
+    return sitk.ReadTransform(out["fwdtransforms"][0])
+
+
+def methods() -> dict[str, Method]:
+    found: dict[str, Method] = {
+        "MedFuse rigid": medfuse_method,
+        "elastix default rigid": elastix_default,
+        "SimpleITK MI recipe (1 %)": sitk_recipe,
+    }
+    try:
+        import ants  # noqa: F401
+
+        found["ANTsPy Rigid"] = ants_rigid
+    except ImportError:
+        print("antspyx not installed: ANTsPy column skipped", file=sys.stderr)
+    return found
+
+
+# ----------------------------------------------------------------------------------- running
+def run_case(case: dict, method: Method, *, n: int, degrees: float, mm: float,
+             seed: int) -> dict:
+    fixed, moving = case["fixed"], case["moving"]
+    points = quality.sample_points(fixed, case["anatomy"], n=2000)
+    identity = sitk.Euler3DTransform()
+    own = method(fixed, moving)
+    rng = np.random.default_rng(seed)
+    tres, own_d, times = [], [], []
+    for _ in range(n):
+        p = perturbation(rng, fixed.center(), degrees, mm)
+        t0 = time.perf_counter()
+        found = method(fixed, perturbed(moving, p))
+        times.append(time.perf_counter() - t0)
+        # found maps fixed -> perturbed moving; p maps perturbed -> original moving
+        total = compose([p, found])
+        tres.append(float(np.median(quality.tre_against_truth(total, identity, points))))
+        own_d.append(float(np.median(quality.tre_against_truth(total, own, points))))
+    own_at_truth = float(np.median(quality.tre_against_truth(own, identity, points)))
+    return dict(tre=tres, own=own_d, time=times, own_at_truth=own_at_truth)
+
+
+def summary(case: dict, r: dict) -> str:
+    n = len(r["tre"])
+    t = statistics.median(r["time"])
+    back = sum(d < 2.0 for d in r["own"])
+    if case["truth"] == "exact":
+        ok = sum(e < 4.0 for e in r["tre"])
+        return f"{ok}/{n}, {statistics.median(r['tre']):.2f} mm, {t:.1f} s"
+    if case["truth"] == "scanner":
+        ok = sum(e < 4.0 for e in r["tre"])
+        return (f"{ok}/{n} within 4 mm ({statistics.median(r['tre']):.1f} mm); own answer "
+                f"{back}/{n} (at {r['own_at_truth']:.1f} mm); {t:.1f} s")
+    return f"own answer {back}/{n}; {t:.1f} s"
+
+
+def command_time(repeats: int = 3) -> list[str]:
+    """Median wall time of a fresh ``medfuse register`` process on each sts pair (NIfTI)."""
+    lines = []
+    exe = [sys.executable, "-m", "medfuse.cli"] if not (REPO / ".venv/bin/medfuse").exists() \
+        else [str(REPO / ".venv/bin/medfuse")]
+    for patient in sorted((DATA / "sts").glob("STS_*")):
+        ct = patient / "CT/nifti/image/image.nii.gz"
+        for folder, mod in (("PET", "PT"), ("MR_T1", "MR")):
+            mv = patient / folder / "nifti/image/image.nii.gz"
+            times = []
+            for _ in range(repeats):
+                with tempfile.TemporaryDirectory() as tmp:
+                    t0 = time.perf_counter()
+                    subprocess.run([*exe, "register", str(ct), str(mv), "-o", f"{tmp}/out",
+                                    "--fixed-modality", "CT", "--moving-modality", mod, "--quiet"],
+                                   check=True, capture_output=True)
+                    times.append(time.perf_counter() - t0)
+            lines.append(f"| {patient.name} {folder} -> CT | {statistics.median(times):.2f} s | "
+                         f"{min(times):.2f}-{max(times):.2f} s |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, help="write the markdown tables here")
+    parser.add_argument("-n", type=int, default=10, help="perturbations per case")
+    parser.add_argument("--only", default="", help="run only methods whose name contains this")
+    parser.add_argument("--wide", action="store_true",
+                        help="also run MedFuse from +-15 degrees, +-20 mm starts")
+    args = parser.parse_args()
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+    all_cases = cases()
+    chosen = {k: v for k, v in methods().items() if args.only.lower() in k.lower()}
+    rows = {c["name"]: {} for c in all_cases}
+    for name, method in chosen.items():
+        for i, case in enumerate(all_cases):
+            r = run_case(case, method, n=args.n, degrees=10.0, mm=10.0, seed=100 + i)
+            rows[case["name"]][name] = summary(case, r)
+            print(f"{case['name']:<22} {name:<28} {rows[case['name']][name]}", flush=True)
+    lines = ["| data (truth) | " + " | ".join(chosen) + " |",
+             "|---|" + "---|" * len(chosen)]
+    for case in all_cases:
+        lines.append(f"| {case['name']} ({case['truth']}) | "
+                     + " | ".join(rows[case["name"]].get(m, "") for m in chosen) + " |")
+    wide = []
+    if args.wide:
+        wide = ["| data (truth) | MedFuse rigid, +-15 degrees, +-20 mm |", "|---|---|"]
+        for i, case in enumerate(all_cases):
+            r = run_case(case, medfuse_method, n=args.n, degrees=15.0, mm=20.0, seed=200 + i)
+            wide.append(f"| {case['name']} ({case['truth']}) | {summary(case, r)} |")
+            print(wide[-1], flush=True)
+    command = ["| pair | median | range |", "|---|---|---|", *command_time()]
+    print("\n".join(lines + [""] + wide + [""] + command))
+    if args.out:
+        args.out.write_text(
+            "## Registration: MedFuse against the anchors (+-10 degrees, +-10 mm, 10 starts)\n\n"
+            + "\n".join(lines) + "\n\n"
+            + ("## MedFuse from wider starts\n\n" + "\n".join(wide) + "\n\n" if wide else "")
+            + "## Whole `medfuse register` command (fresh process, NIfTI inputs, 2 cores)\n\n"
+            + "\n".join(command) + "\n",
+            encoding="utf-8",
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""File-level registration, the one call behind ``medfuse register``: load, register, write."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from medfuse.errors import InputError
+from medfuse.registration.engine import Progress, register
+from medfuse.registration.result import RegistrationResult
+
+
+def _check_output(out: Path, sources: list[Path]) -> None:
+    """Refuse an output folder inside (or equal to) an input's folder."""
+    target = out.resolve()
+    for source in sources:
+        folder = source.resolve() if source.is_dir() else source.resolve().parent
+        if target == folder or folder in target.parents:
+            raise InputError(
+                f"the output folder lies inside the input folder {folder}; choose another -o",
+                path=out,
+            )
+
+
+def register_files(
+    fixed: str | Path,
+    moving: str | Path,
+    out: str | Path,
+    *,
+    preset: str | None = None,
+    params: Sequence[str | Path] | None = None,
+    fixed_mask: str | Path | None = None,
+    moving_mask: str | Path | None = None,
+    landmarks: str | Path | None = None,
+    fixed_modality: str | None = None,
+    moving_modality: str | None = None,
+    init: Any = None,
+    progress: Progress | None = None,
+) -> RegistrationResult:
+    """Register the image at ``moving`` onto the one at ``fixed`` and write the results into ``out``.
+
+    Writes ``registered.nii.gz`` (moving on the fixed grid), ``transform.tfm``,
+    ``TransformParameters.<i>.txt`` and ``metrics.json``, each atomically; ``out`` may not lie in an
+    input folder. ``fixed``/``moving`` are DICOM folders or NIfTI files; the modality options give
+    NIfTI files the modality that chooses the preset.
+
+    Raises
+    ------
+    MedFuseError
+        Unreadable inputs, bad masks or landmarks, or a failed registration (one-line message).
+    """
+    from medfuse.io import load, write_nifti
+
+    fixed, moving, out = Path(fixed), Path(moving), Path(out)
+    inputs = [p for p in (fixed, moving, fixed_mask, moving_mask) if p is not None]
+    _check_output(out, [Path(p) for p in inputs])
+    fixed_volume = load(fixed, modality=fixed_modality)
+    moving_volume = load(moving, modality=moving_modality)
+    if fixed_modality:
+        fixed_volume.modality = fixed_modality.upper()
+    if moving_modality:
+        moving_volume.modality = moving_modality.upper()
+    masks = {
+        "fixed_mask": load(fixed_mask) if fixed_mask is not None else None,
+        "moving_mask": load(moving_mask) if moving_mask is not None else None,
+    }
+    result = register(
+        fixed_volume, moving_volume, preset=preset, params=list(params) if params else None,
+        landmarks=landmarks, init=init, progress=progress, **masks,
+    )
+    result.metrics["inputs"] = {"fixed": str(fixed), "moving": str(moving)}
+    write_nifti(result.apply(moving_volume), out / "registered.nii.gz")
+    result.save(out)
+    return result
