@@ -11,6 +11,7 @@ from typing import Any
 from magicgui.widgets import ComboBox, PushButton
 
 from medfuse.napari._layers import layer_to_volume
+from medfuse.napari._tasks import in_subprocess, register_volumes
 from medfuse.napari._widgets._common import LayerPicker, Panel, info_label
 from medfuse.volume import Volume
 
@@ -27,24 +28,6 @@ def _preset_names() -> list[Any]:
     except ImportError:  # registration engine not installed: the modality pair decides
         return [("by modality pair", None)]
     return [("by modality pair", None), *[(name, name) for name in PRESETS]]
-
-
-def register_volumes(fixed: Volume, moving: Volume, *, mode: str, preset: str | None,
-                     masks: dict[str, Volume], landmarks: tuple[Any, Any] | None,
-                     progress: Any = None, cancel: Any = None) -> tuple[Volume, Any]:
-    """One call into the engine: the workflow's geometry step, or ``registration.register`` (with
-    masks, landmarks, progress and cancel) followed by resampling onto the fixed grid."""
-    from medfuse import registration
-
-    if mode == "auto":
-        mode = "register" if registration.needs_registration(fixed, moving) else "geometry"
-    if mode == "geometry":
-        from medfuse.workflow import register_series
-
-        return register_series(fixed, moving, mode="geometry")
-    result = registration.register(fixed, moving, preset=preset, landmarks=landmarks,
-                                   progress=progress, cancel=cancel, **masks)
-    return result.apply(moving), result
 
 
 def format_metrics(result: Any) -> str:
@@ -139,7 +122,10 @@ class RegisterPanel(Panel):
             self.result.value = format_metrics(result)
             self.runner.show_message(f"registered {moving_layer.name} onto {self.fixed.value}")
 
-        return self.run(register_volumes, fixed, moving, description="registration",
+        if inputs["mode"] == "geometry":
+            return self.run(register_volumes, fixed, moving, description="resampling",
+                            on_done=done, control=True, **inputs)
+        return self.run(in_subprocess, register_volumes, fixed, moving, description="registration",
                         on_done=done, control=True, **inputs)
 
 
