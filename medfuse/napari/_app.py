@@ -38,9 +38,11 @@ def build_window(viewer: Any) -> dict[str, Any]:
     window.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
     window.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
     QTimer.singleShot(0, docks[0].raise_)
+    height = window.height() * 2 // 5
+    QTimer.singleShot(0, lambda: window.resizeDocks([ortho], [height], Qt.Orientation.Vertical))
     panels["Orthogonal views"] = OrthoViews(viewer, horizontal=True)
-    viewer.window.add_dock_widget(panels["Orthogonal views"], name="Orthogonal views",
-                                  area="bottom")
+    ortho = viewer.window.add_dock_widget(panels["Orthogonal views"], name="Orthogonal views",
+                                          area="bottom")
     return panels
 
 

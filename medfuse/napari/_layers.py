@@ -97,7 +97,8 @@ def layer_name(volume: Volume) -> str:
         label = str(volume.meta["source"]).rstrip("/").split("/")[-1]
         for suffix in (".nii.gz", ".nii", ".png", ".tif", ".tiff", ".dcm"):
             label = label[: -len(suffix)] if label.lower().endswith(suffix) else label
-    if volume.modality in ("OT", "SEG") and label:
+    words = label.split()
+    if label and (volume.modality in ("OT", "SEG") or (len(words) > 1 and words[0] == volume.modality)):
         return label
     return f"{volume.modality} {label}".strip()
 
