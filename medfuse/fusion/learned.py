@@ -9,10 +9,11 @@ imported on first use; a bundle loads once per process.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,13 +82,34 @@ def load_bundle(folder: str | Path) -> Bundle:
                   json.loads(metadata.read_text(encoding="utf-8")), int(network.spatial_dims))
 
 
+@contextlib.contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """Run with ``threads`` intra-op threads (unchanged when None), restoring the setting after."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads is not None and threads != before:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
 def run_bundle(bundle: Bundle, a: np.ndarray, b: np.ndarray, *, axis: int = 0,
-               batch: int = 8) -> np.ndarray:
-    """Fuse two normalised arrays of one shape with ``bundle`` (2D, or 3D slice-wise / windowed)."""
+               batch: int = 8, threads: int | None = None) -> np.ndarray:
+    """Fuse two normalised arrays of one shape with ``bundle`` (2D, or 3D slice-wise / windowed).
+
+    ``threads`` sets torch's intra-op threads for the call; by default one thread for a 2D image
+    (too little work to share: on a busy machine two threads run several times slower) and torch's
+    default for volumes.
+    """
     import torch
 
     stack = np.stack([a, b]).astype(np.float32, copy=False)
-    with torch.inference_mode():
+    threads = 1 if threads is None and a.ndim == 2 else threads
+    with torch.inference_mode(), _torch_threads(threads):
         if a.ndim == 2:
             if bundle.spatial_dims != 2:
                 raise FusionError(f"bundle {bundle.name!r} is 3D and cannot fuse 2D images")
@@ -105,10 +127,10 @@ def run_bundle(bundle: Bundle, a: np.ndarray, b: np.ndarray, *, axis: int = 0,
 
 
 def _learned(name: str):  # noqa: ANN202
-    def fuse_arrays(arrays: Sequence[np.ndarray], *, axis: int = 0, bundle: str | None = None
-                    ) -> np.ndarray:
+    def fuse_arrays(arrays: Sequence[np.ndarray], *, axis: int = 0, bundle: str | None = None,
+                    threads: int | None = None) -> np.ndarray:
         loaded = load_bundle(Path(bundle) if bundle else BUNDLES / name)
-        return run_bundle(loaded, arrays[0], arrays[1], axis=axis)
+        return run_bundle(loaded, arrays[0], arrays[1], axis=axis, threads=threads)
 
     fuse_arrays.__name__ = f"fuse_{name}"
     return fuse_arrays

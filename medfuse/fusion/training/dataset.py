@@ -99,7 +99,7 @@ def template_pairs(folder: str | Path, *, pairs: Sequence[Sequence[str]]) -> lis
             images.append(nib.as_closest_canonical(nib.load(str(path))))
         if not np.allclose(images[0].affine, images[1].affine, atol=1e-3):
             raise FusionError(f"templates {names} are not on one grid", path=folder)
-        arrays = [norm(np.nan_to_num(np.asarray(im.dataobj, dtype=np.float32)), "a.u.")
+        arrays = [norm(np.nan_to_num(np.asarray(im.dataobj, dtype=np.float32)), "a.u.").astype(np.float32)
                   for im in images]
         out.append(Pair("+".join(names), "template", "+".join(names), arrays[0], arrays[1]))
     return out

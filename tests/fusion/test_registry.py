@@ -1,0 +1,98 @@
+"""The registry and ``fuse``: names, entry points, input checks, geometry, colour and metadata."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from medfuse.errors import FusionError, GeometryError
+from medfuse.fusion import available_methods, fuse, get_method
+from medfuse.volume import Volume
+
+
+def _pair(shape: tuple[int, ...] = (16, 16)) -> list[Volume]:
+    rng = np.random.default_rng(0)
+    return [Volume(rng.integers(0, 256, shape).astype(np.uint8)) for _ in range(2)]
+
+
+def test_builtins_come_from_entry_points() -> None:
+    methods = available_methods()
+    for name in ("average", "maximum", "laplacian", "gff", "learned2d", "learned3d"):
+        assert methods[name][1] == "medfuse"
+    assert get_method("default").name == "learned2d"
+
+
+def test_unknown_method_lists_installed_ones() -> None:
+    with pytest.raises(FusionError, match=r"unknown fusion method 'nope'; installed methods: .*maximum"):
+        fuse(_pair(), method="nope")
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (6, 16, 16)])
+def test_output_keeps_geometry_and_records_provenance(shape: tuple[int, ...]) -> None:
+    nd = len(shape)
+    a, b = (Volume(v.array, spacing=(0.5,) * nd, origin=(1.0,) * nd, modality="MR",
+                   meta={"source": f"/x/{i}.png"}) for i, v in enumerate(_pair(shape)))
+    out = fuse([a, b], method="maximum")
+    assert out.same_grid(a) and out.units == "a.u." and out.modality == "OT"
+    assert out.array.dtype == np.uint8
+    np.testing.assert_array_equal(out.array, np.maximum(a.array, b.array))
+    assert out.meta["method"] == "maximum"
+    assert [i["source"] for i in out.meta["inputs"]] == ["/x/0.png", "/x/1.png"]
+
+
+def test_float_volumes_are_normalised_by_modality() -> None:
+    ct = Volume(np.full((4, 4, 4), 240.0, np.float32), modality="CT", units="HU")
+    pet = Volume(np.full((4, 4, 4), 5.0, np.float32), modality="PT", units="SUVbw")
+    out = fuse([ct, pet], method="average")
+    assert out.array.dtype == np.float32
+    np.testing.assert_allclose(out.array, 0.75)  # CT window top = 1, SUV 5 of 0-10 = 0.5
+    assert out.meta["colormap"] == "inferno"
+
+
+def test_rgb_input_fuses_luma_and_keeps_chroma() -> None:
+    grey = Volume(np.full((8, 8), 10, np.uint8))
+    rgb = np.zeros((8, 8, 3), np.uint8)
+    rgb[..., 0] = 200
+    colour = Volume(rgb, meta={"rgb": True})
+    out = fuse([grey, colour], method="maximum")
+    assert out.is_rgb and out.array.shape == (8, 8, 3)
+    assert np.abs(out.array.astype(int) - rgb).max() <= 1
+
+
+@pytest.mark.parametrize(
+    ("volumes", "error", "message"),
+    [
+        ([Volume(np.zeros((4, 4), np.uint8)), Volume(np.zeros((5, 4), np.uint8))], GeometryError,
+         r"input 2 is not on the grid of input 1: size \(4, 5\) vs \(4, 4\)"),
+        ([Volume(np.zeros((4, 4), np.uint8)), Volume(np.zeros((4, 4, 4), np.uint8))], GeometryError,
+         "cannot fuse a 2D input 1 with a 3D input 2"),
+        ([Volume(np.zeros((4, 4), np.float32)), Volume(np.full((4, 4), np.nan, np.float32))],
+         FusionError, "input 2 contains NaN"),
+        ([Volume(np.zeros((4, 4), np.uint8))], FusionError, "at least two inputs, got 1"),
+    ],
+)
+def test_bad_inputs_fail_with_one_clear_line(volumes: list[Volume], error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        fuse(volumes, method="average")
+
+
+def test_learned_methods_take_exactly_two_inputs() -> None:
+    with pytest.raises(FusionError, match="exactly two inputs, got 3"):
+        fuse(_pair() + _pair()[:1], method="learned2d")
+
+
+def test_spacing_mismatch_names_the_remedy() -> None:
+    a, b = _pair()
+    b = Volume(b.array, spacing=(2.0, 2.0), meta={"source": "b.png"})
+    with pytest.raises(GeometryError, match=r"input 2 \(b.png\) .* register and resample it first"):
+        fuse([a, b], method="maximum")
+
+
+def test_package_import_loads_neither_torch_nor_monai() -> None:
+    code = ("import sys, medfuse.fusion as f; f.available_methods(); "
+            "print('torch' in sys.modules or 'monai' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
