@@ -80,8 +80,9 @@ def register(
         centres of mass, ``"landmarks"`` fits a rigid transform to the landmarks, ``"none"`` starts
         from the world alignment. Default: ``"landmarks"`` when landmarks are given, else
         ``"geometry"``.
-    search : before a rigid first stage, try a few start rotations at low resolution and start
-        from the one with the best mutual information (guards against starts far from the optimum).
+    search : before a rigid first stage, refine the start and the start rotated by +-15 degrees
+        about each axis briefly at 4 mm and continue from the best by normalised mutual information
+        (see :mod:`medfuse.registration.search`); makes the answer independent of the start.
     progress : ``progress(step, total, message)`` before each stage and at the end.
     cancel : called between stages; returning True raises :class:`RegistrationCancelled`.
     threads : elastix threads (default: all cores).
@@ -128,8 +129,9 @@ def register(
     candidates = [run([stages[0]], initial_maps=[rigid_to_map(s, template)]) for s in starts]
     maps = candidates[0]
     if len(candidates) > 1:
-        keep = (np.asarray(work_masks["fixed_mask"].array) > 0 if work_masks["fixed_mask"]
-                is not None else np.ones(work_fixed.array.shape, bool))
+        fixed_work_mask = work_masks["fixed_mask"]
+        keep = (np.ones(work_fixed.array.shape, bool) if fixed_work_mask is None
+                else np.asarray(fixed_work_mask.array) > 0)
         moving_image = work_moving.to_sitk()
         maps = max(candidates, key=lambda c: score(work_fixed, moving_image, keep, chain_to_sitk(c)))
     for i, stage in enumerate(stages[1:], start=2):

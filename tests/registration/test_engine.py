@@ -118,3 +118,26 @@ def test_non_overlapping_images_are_brought_together_with_a_warning(t1, t2):
 def test_cancel_between_stages(t1, t2):
     with pytest.raises(RegistrationCancelled, match="cancelled before"):
         register(t1, t2, cancel=lambda: True)
+
+
+def test_saved_parameter_files_make_transformix_reproduce_apply(t1, t2, t2_result, tmp_path):
+    """transformix, fed the written TransformParameters files, resamples exactly like apply()."""
+    from itk.itkTransformixFilterPython import itkTransformixFilterIF3
+
+    from medfuse.registration import _elastix
+    from medfuse.registration.presets import read_parameter_file
+
+    result = t2_result[0]
+    result.save(tmp_path)
+    elastix = _elastix.load()
+    po = elastix.parameter_object.New()
+    for i in range(len(result.parameter_maps)):
+        pm = read_parameter_file(tmp_path / f"TransformParameters.{i}.txt")
+        po.AddParameterMap({k: tuple(v) for k, v in pm.items()})
+    transformix = itkTransformixFilterIF3.New()
+    transformix.SetMovingImage(_elastix.to_itk(t2))
+    transformix.SetTransformParameterObject(po)
+    transformix.SetLogToConsole(False)
+    transformix.Update()
+    expected = elastix.buffer[3].GetArrayFromImage(transformix.GetOutput())
+    np.testing.assert_allclose(result.apply(t2).array, expected, atol=1e-4 * np.abs(expected).max())
