@@ -25,15 +25,24 @@ def report(
     fusion_method: str = typer.Option("default", "--fusion-method", help="Fusion method name."),
     include_patient_identity: bool = typer.Option(
         False, "--include-patient-identity",
-        help="Write patient name, ID, birth date and input paths (withheld by default)."),
+        help="Write patient name, ID, birth date and input paths into the report, and the "
+             "patient's identity into exported DICOM (withheld by default)."),
+    export: bool = typer.Option(False, "--export", help="Also write DIR/export/: registered and "
+                                "fused volumes (NIfTI, DICOM), overlays (PNG, DICOM Secondary "
+                                "Capture), masks (DICOM SEG), transforms."),
+    export_format: list[str] = typer.Option(
+        [], "--export-format", help="Export only these: nifti, dicom, png, seg, transforms "
+        "(repeatable; implies --export)."),
 ) -> None:
     """Register each MOVING series to FIXED, fuse, quantify ROIs and write the report."""
+    from medfuse.io import load
     from medfuse.quantify.rtstruct import is_rtstruct, rtstruct_to_mask
     from medfuse.report import write_report
-    from medfuse.io import load
-    from medfuse.volume import Volume
+    from medfuse.report.document import patient_identity
+    from medfuse.report.exports import FORMATS, check_formats, export_study
     from medfuse.workflow import StudyInputs, run_study
 
+    formats = check_formats(export_format) if export_format else (FORMATS if export else ())
     codes: dict[str, tuple[str, str | None]] = {}
     for item in modality:
         path, _, spec = item.rpartition("=")
@@ -42,20 +51,21 @@ def report(
             raise typer.BadParameter(f"--modality must be PATH=CODE[:UNITS], not {item!r}")
         codes[path] = (code.upper(), units or None)
 
-    def given(path: Path) -> Path | Volume:
-        """The path, or the loaded volume where units are given (NIfTI records none)."""
-        code, units = codes.get(str(path), (None, None))
-        return load(path, modality=code, units=units) if units else path
-
-    inputs = StudyInputs(fixed=given(fixed), moving=[given(m) for m in moving],
+    inputs = StudyInputs(fixed=fixed, moving=list(moving),
                          masks=[m for m in mask if not is_rtstruct(m)],
-                         modalities={path: code for path, (code, _) in codes.items()})
+                         modalities={path: code for path, (code, _) in codes.items()},
+                         units={path: units for path, (_, units) in codes.items() if units})
     if any(is_rtstruct(m) for m in mask):  # contours are rasterised onto the fixed grid
-        if not isinstance(inputs.fixed, Volume):
-            inputs.fixed = load(fixed, modality=codes.get(str(fixed), (None,))[0])
+        code, units = codes.get(str(fixed), (None, None))
+        inputs.fixed = load(fixed, modality=code, units=units)
         inputs.masks = [rtstruct_to_mask(m, inputs.fixed)[0] if is_rtstruct(m) else m for m in mask]
     result = run_study(inputs, registration_mode=registration, preset=preset, params=params,
                        fusion_method=fusion_method)
-    written = write_report(result, out, include_patient_identity=include_patient_identity)
-    for kind, path in written.items():
+    exported = {}
+    if formats:
+        identity = patient_identity([result.fixed]) if include_patient_identity else None
+        exported = export_study(result, out / "export", formats=formats, patient=identity)
+    written = write_report(result, out, include_patient_identity=include_patient_identity,
+                           exports=exported)
+    for kind, path in {**written, **exported}.items():
         typer.echo(f"{kind}: {path}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,15 @@ def _check_not_inside_inputs(folder: Path, volumes: list[Any]) -> None:
         source_dir = Path(source).resolve()
         source_dir = source_dir if source_dir.is_dir() else source_dir.parent
         if target == source_dir or source_dir in target.parents:
-            raise InputError("the report folder is inside an input folder; choose another -o",
+            raise InputError("the output folder is inside an input folder; choose another -o",
                              path=folder)
+
+
+def _relative(path: Path, folder: Path) -> str:
+    try:
+        return path.resolve().relative_to(folder.resolve()).as_posix()
+    except ValueError:
+        return path.name
 
 
 def write_report(
@@ -39,6 +47,7 @@ def write_report(
     include_patient_identity: bool = False,
     title: str = "MedFuse study report",
     formats: tuple[str, ...] = ("json", "html", "pdf"),
+    exports: Mapping[str, Path] | None = None,
 ) -> dict[str, Path]:
     """Write the report of a ``StudyResult`` into ``folder``: ``report.json``, ``.html``, ``.pdf``.
 
@@ -51,6 +60,8 @@ def write_report(
     include_patient_identity : add patient name, ID, birth date and input paths (off by default).
     title : the report's title.
     formats : which of ``json``, ``html``, ``pdf`` to write.
+    exports : what :func:`medfuse.report.exports.export_study` wrote (``{label: path}``), listed in
+        the document's ``exports`` with paths relative to ``folder``.
     """
     from medfuse.io._atomic import write_text
     from medfuse.report.document import build_document
@@ -59,6 +70,8 @@ def write_report(
     folder = Path(folder)
     _check_not_inside_inputs(folder, [result.fixed, *result.moving, *result.masks])
     doc = build_document(result, include_patient_identity=include_patient_identity, title=title)
+    if exports:
+        doc["exports"] = {label: _relative(Path(path), folder) for label, path in exports.items()}
     out: dict[str, Path] = {}
     if "json" in formats:
         out["json"] = write_text(folder / "report.json",

@@ -1,8 +1,14 @@
 """Exports of a study: volumes (NIfTI, DICOM series), fused RGB overlays (PNG planes, a montage, a
 DICOM Secondary Capture series), masks (DICOM SEG) and transforms (ITK ``.tfm``, elastix files).
 
-Every file is written atomically through the io writers; DICOM series join the fixed series' study
-and frame of reference when it was loaded from DICOM.
+Every file is written atomically through the io writers. DICOM series join the fixed series' study
+and frame of reference when it was loaded from DICOM. They carry anonymous patient placeholders
+unless ``patient`` (the fixed series' identity) is given: a series that goes back into a PACS next to
+its originals needs the patient's identity, a shared one must not carry it.
+
+Formats (:data:`FORMATS`): ``nifti`` (volumes), ``dicom`` (volumes as DICOM series and the overlay
+as Secondary Capture), ``png`` (overlay planes and montage), ``seg`` (masks as DICOM SEG, only where
+the fixed series came from DICOM) and ``transforms``.
 
 Examples
 --------
@@ -11,23 +17,46 @@ Examples
 >>> ct = Volume(np.linspace(-200, 300, 4 * 8 * 8).reshape(4, 8, 8), modality="CT", units="HU")
 >>> overlay_rgb(ct, None).shape
 (4, 8, 8, 3)
+>>> check_formats(["png", "nifti"])
+('png', 'nifti')
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from medfuse.errors import InputError
 from medfuse.volume import Volume
 
 logger = logging.getLogger(__name__)
 
+#: every export format, in the order they are written
+FORMATS = ("nifti", "dicom", "png", "seg", "transforms")
 #: DICOM modalities that ``write_dicom_series`` stores as images
 _DICOM_IMAGE_MODALITIES = ("CT", "MR", "PT", "NM")
+#: Secondary Capture, DICOM SEG and volume series numbers (volumes count up from 9000)
+_SC_SERIES, _SEG_SERIES, _VOLUME_SERIES = 9100, 9200, 9000
+
+
+def check_formats(formats: Iterable[str]) -> tuple[str, ...]:
+    """``formats`` as a tuple, each checked against :data:`FORMATS`.
+
+    Raises
+    ------
+    InputError
+        An unknown format (the message lists the valid ones).
+    """
+    formats = tuple(formats)
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise InputError(f"unknown export format(s) {', '.join(map(repr, unknown))}; choose from "
+                         f"{', '.join(FORMATS)}")
+    return formats
 
 
 def overlay_rgb(base: Volume, overlay: Volume | None, *, opacity: float = 0.6) -> np.ndarray:
@@ -52,24 +81,63 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text).strip("_").lower()
 
 
-def export_volumes(result: Any, folder: str | Path, *, dicom: bool = True) -> dict[str, Path]:
-    """Registered (and fused) volumes as NIfTI and, for CT/MR/PET/SPECT, as DICOM series in the
-    fixed series' study and frame of reference."""
+def study_volumes(result: Any) -> dict[str, Volume]:
+    """The registered and fused volumes of a ``StudyResult`` by export name
+    (``registered_1_pt``, ..., ``fused``)."""
+    named = {f"registered_{i + 1}_{_slug(v.modality)}": v for i, v in enumerate(result.registered)}
+    if result.fused is not None:
+        named["fused"] = result.fused
+    return named
+
+
+def dicom_storage(volume: Volume) -> str | None:
+    """The DICOM image storage a volume is written as: its own modality for CT, MR, PET and SPECT;
+    MR Image Storage (values without physical units, DERIVED) for other grey volumes such as a fused
+    image in a.u.; None for RGB (exported as Secondary Capture instead)."""
+    if volume.is_rgb:
+        return None
+    return volume.modality if volume.modality in _DICOM_IMAGE_MODALITIES else "MR"
+
+
+def export_volumes(
+    volumes: Mapping[str, Volume],
+    folder: str | Path,
+    *,
+    reference: Volume | None = None,
+    formats: Iterable[str] = ("nifti", "dicom"),
+    patient: dict[str, str] | None = None,
+) -> dict[str, Path]:
+    """Each volume as ``folder/<name>.nii.gz`` (``nifti``) and as a DICOM series in
+    ``folder/<name>_dicom/`` (``dicom``) in ``reference``'s study and frame of reference.
+
+    Returns ``{label: path}`` with labels ``<name>.nii.gz`` and ``<name> DICOM``.
+    """
     from medfuse.io import write_dicom_series, write_nifti
 
+    formats = check_formats(formats)
     folder = Path(folder)
     out: dict[str, Path] = {}
-    named = [(f"registered_{i + 1}_{_slug(v.modality)}", v) for i, v in enumerate(result.registered)]
-    if result.fused is not None:
-        named.append(("fused", result.fused))
-    for number, (name, volume) in enumerate(named, start=1):
-        out[f"{name}.nii.gz"] = write_nifti(volume, folder / f"{name}.nii.gz")
-        if dicom and not volume.is_rgb and volume.modality in _DICOM_IMAGE_MODALITIES:
+    for number, (name, volume) in enumerate(volumes.items(), start=_VOLUME_SERIES + 1):
+        if "nifti" in formats:
+            out[f"{name}.nii.gz"] = write_nifti(volume, folder / f"{name}.nii.gz")
+        storage = dicom_storage(volume)
+        if "dicom" in formats and storage is not None:
             out[f"{name} DICOM"] = write_dicom_series(
-                volume, folder / f"{name}_dicom", reference=result.fixed,
-                series_description=f"MedFuse {name.replace('_', ' ')}",
-                series_number=9000 + number, overwrite=True)
+                volume, folder / f"{name}_dicom", reference=reference, modality=storage,
+                series_description=f"MedFuse {name.replace('_', ' ')}", series_number=number,
+                patient=patient, overwrite=True)
+        elif "dicom" in formats:
+            logger.info("%s is RGB: exported as Secondary Capture only, not as a DICOM series", name)
     return out
+
+
+def overlay_partner(result: Any) -> Volume | None:
+    """The registered series shown in colour over the fixed one: the first functional, else the
+    first registered series (None without any)."""
+    from medfuse.modalities import get_modality
+
+    functional = [r for r in result.registered if get_modality(r.modality).functional]
+    return (functional or list(result.registered) or [None])[0]
 
 
 def _planes(rgb: np.ndarray, index: Sequence[int]) -> dict[str, np.ndarray]:
@@ -89,28 +157,40 @@ def montage(rgb: np.ndarray, *, columns: int = 6, count: int = 24) -> np.ndarray
     return tiles
 
 
-def export_overlays(result: Any, folder: str | Path, point: Sequence[float], *,
-                    secondary_capture: bool = True) -> dict[str, Path]:
-    """The fused RGB overlay (fixed + first functional series) as PNG planes through ``point``
-    (pixels resampled to square), a PNG montage of axial slices, and a DICOM Secondary Capture series."""
+def export_overlays(
+    fixed: Volume,
+    partner: Volume | None,
+    folder: str | Path,
+    point: Sequence[float],
+    *,
+    formats: Iterable[str] = ("png", "dicom"),
+    patient: dict[str, str] | None = None,
+) -> dict[str, Path]:
+    """The fused RGB overlay (``fixed`` in grey, ``partner`` on its grid in colour): PNG planes
+    through ``point`` with square pixels and a PNG montage of axial slices (``png``), and a DICOM
+    Secondary Capture series of its axial slices (``dicom``, 3D only)."""
     from medfuse.io import write_png
-    from medfuse.modalities import get_modality
 
+    formats = check_formats(formats)
     folder = Path(folder)
-    functional = [r for r in result.registered if get_modality(r.modality).functional]
-    partner = (functional or result.registered or [None])[0]
-    rgb = overlay_rgb(result.fixed, partner)
-    index = [int(np.clip(i, 0, n - 1)) for i, n in
-             zip(np.rint(result.fixed.world_to_index([point])[0]).astype(int), result.fixed.size)]
-    sx, sy, sz = result.fixed.spacing
-    aspect = {"axial": sy / sx, "coronal": sz / sx, "sagittal": sz / sy}
+    rgb = overlay_rgb(fixed, partner)
     out: dict[str, Path] = {}
-    for name, plane in _planes(rgb, index).items():
-        out[f"overlay_{name}.png"] = write_png(_square_pixels(plane, aspect[name]),
-                                               folder / f"overlay_{name}.png")
-    out["overlay_montage.png"] = write_png(montage(rgb), folder / "overlay_montage.png")
-    if secondary_capture and result.fixed.ndim == 3:
-        out["overlay DICOM SC"] = write_secondary_capture(rgb, result.fixed, folder / "overlay_sc")
+    if fixed.ndim != 3:
+        if "png" in formats:
+            out["overlay.png"] = write_png(rgb, folder / "overlay.png")
+        return out
+    if "png" in formats:
+        index = [int(np.clip(i, 0, n - 1)) for i, n in
+                 zip(np.rint(fixed.world_to_index([point])[0]).astype(int), fixed.size)]
+        sx, sy, sz = fixed.spacing
+        aspect = {"axial": sy / sx, "coronal": sz / sx, "sagittal": sz / sy}
+        for name, plane in _planes(rgb, index).items():
+            out[f"overlay_{name}.png"] = write_png(_square_pixels(plane, aspect[name]),
+                                                   folder / f"overlay_{name}.png")
+        out["overlay_montage.png"] = write_png(montage(rgb), folder / "overlay_montage.png")
+    if "dicom" in formats:
+        out["overlay DICOM SC"] = write_secondary_capture(rgb, fixed, folder / "overlay_sc",
+                                                          patient=patient)
     return out
 
 
@@ -129,7 +209,8 @@ def _orientation_letter(axis: np.ndarray) -> str:
     return ("LR", "PA", "HF")[k][0 if axis[k] > 0 else 1]
 
 
-def write_secondary_capture(rgb: np.ndarray, reference: Volume, folder: str | Path) -> Path:
+def write_secondary_capture(rgb: np.ndarray, reference: Volume, folder: str | Path, *,
+                            patient: dict[str, str] | None = None) -> Path:
     """Axial RGB slices as a DICOM Secondary Capture series (highdicom), one file per slice, in the
     reference's study when it came from DICOM; written atomically as a folder."""
     from medfuse._optional import require
@@ -141,6 +222,7 @@ def write_secondary_capture(rgb: np.ndarray, reference: Volume, folder: str | Pa
     from medfuse.io._atomic import atomic_dir
 
     folder = Path(folder)
+    patient = patient or {}
     study_uid = reference.meta.get("study_uid") or generate_uid()
     series_uid = generate_uid()
     sx, sy, _ = reference.spacing
@@ -150,9 +232,12 @@ def write_secondary_capture(rgb: np.ndarray, reference: Volume, folder: str | Pa
             sc = hd.sc.SCImage(
                 pixel_array=np.ascontiguousarray(plane), photometric_interpretation="RGB",
                 bits_allocated=8, coordinate_system="PATIENT", study_instance_uid=study_uid,
-                series_instance_uid=series_uid, series_number=9100,
+                series_instance_uid=series_uid, series_number=_SC_SERIES,
                 sop_instance_uid=generate_uid(), instance_number=k + 1, manufacturer="MedFuse",
-                patient_id="ANONYMOUS", patient_name="Anonymous",
+                patient_id=patient.get("id") or "MEDFUSE",
+                patient_name=patient.get("name") or "Anonymous^",
+                patient_birth_date=patient.get("birth_date") or None,
+                patient_sex=patient.get("sex") or None,
                 pixel_spacing=(float(sy), float(sx)), series_description="MedFuse fused overlay",
                 patient_orientation=orientation,
             )
@@ -160,47 +245,68 @@ def write_secondary_capture(rgb: np.ndarray, reference: Volume, folder: str | Pa
     return folder
 
 
-def export_masks_seg(masks: Sequence[Volume], reference_folder: str | Path, folder: str | Path) -> Path:
-    """Label maps on the fixed grid as one DICOM SEG (highdicom) referencing the fixed DICOM series.
+def _segments(mask: Volume) -> dict[int, str]:
+    """Label value -> name: the mask's own ``labels``, else one segment per value present."""
+    labels = mask.meta.get("labels")
+    if labels:
+        return {int(v): str(name) for v, name in labels.items()}
+    values = np.unique(np.asarray(mask.array))
+    return {int(v): f"label {int(v)}" for v in values if v != 0}
 
-    Sound only where the fixed series came from DICOM (the SEG references its instances) and the
-    masks lie on its grid (mapped by nearest neighbour otherwise).
+
+def export_masks_seg(masks: Sequence[Volume], reference_folder: str | Path, folder: str | Path, *,
+                     patient: dict[str, str] | None = None) -> Path:
+    """Label maps as one DICOM SEG (highdicom) referencing the fixed DICOM series, ``folder/seg.dcm``.
+
+    Sound only where the fixed series came from DICOM (the SEG references its instances); masks not
+    on its grid are mapped onto it by nearest neighbour. Each label value is one segment. Without
+    ``patient`` the patient module is replaced by anonymous placeholders.
+
+    Raises
+    ------
+    InvalidSeriesError
+        ``reference_folder`` holds no DICOM image.
     """
     import highdicom as hd
     import pydicom
     from pydicom.uid import generate_uid
 
     from medfuse.errors import InvalidSeriesError
+    from medfuse.io import load
     from medfuse.io._atomic import atomic_path
 
     reference_folder = Path(reference_folder)
     files = sorted(p for p in reference_folder.rglob("*") if p.is_file())
-    sources = [pydicom.dcmread(p) for p in files]
-    sources = [ds for ds in sources if "ImagePositionPatient" in ds]
+    sources = [pydicom.dcmread(p, force=True) for p in files]
+    sources = [ds for ds in sources if "ImagePositionPatient" in ds and "PixelData" in ds]
     if not sources:
         raise InvalidSeriesError("no DICOM image to reference in a SEG", path=reference_folder)
-    from medfuse.io import load
-
     grid = load(reference_folder)
+    sources = [ds for ds in sources if ds.get("SeriesInstanceUID") == grid.meta.get("series_uid")] \
+        or sources
     normal = grid.direction[:, 2]
     sources.sort(key=lambda ds: float(np.dot(np.asarray(ds.ImagePositionPatient, float), normal)))
     labels, descriptions = np.zeros(grid.array.shape, np.uint8), []
     for mask in masks:
         mapped = mask if mask.same_grid(grid) else mask.resample_to(grid, interpolation="nearest")
-        for value, name in (mapped.meta.get("labels") or {1: "ROI"}).items():
+        for value, name in _segments(mapped).items():
             number = len(descriptions) + 1
-            labels[np.asarray(mapped.array) == int(value)] = number
+            labels[np.asarray(mapped.array) == value] = number
             descriptions.append(hd.seg.SegmentDescription(
-                segment_number=number, segment_label=str(name)[:64],
+                segment_number=number, segment_label=name[:64],
                 segmented_property_category=hd.sr.CodedConcept("49755003", "SCT",
                                                                "Morphologically Altered Structure"),
                 segmented_property_type=hd.sr.CodedConcept("108369006", "SCT", "Neoplasm"),
                 algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL))
     seg = hd.seg.Segmentation(
         source_images=sources, pixel_array=labels, segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=descriptions, series_instance_uid=generate_uid(), series_number=9200,
-        sop_instance_uid=generate_uid(), instance_number=1, manufacturer="MedFuse",
-        manufacturer_model_name="MedFuse", software_versions="medfuse", device_serial_number="0")
+        segment_descriptions=descriptions, series_instance_uid=generate_uid(),
+        series_number=_SEG_SERIES, sop_instance_uid=generate_uid(), instance_number=1,
+        manufacturer="MedFuse", manufacturer_model_name="MedFuse", software_versions="medfuse",
+        device_serial_number="0", series_description="MedFuse masks")
+    if not patient:  # highdicom copies the sources' patient module
+        seg.PatientName, seg.PatientID, seg.PatientBirthDate, seg.PatientSex = \
+            "Anonymous^", "MEDFUSE", "", ""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_path(folder / "seg.dcm") as tmp:
@@ -208,38 +314,80 @@ def export_masks_seg(masks: Sequence[Volume], reference_folder: str | Path, fold
     return folder / "seg.dcm"
 
 
-def export_transforms(result: Any, folder: str | Path) -> dict[str, Path]:
-    """Each registration's transform: its own ``save`` (ITK ``.tfm`` + elastix parameter files), or
-    the ITK transform file alone."""
+def export_transforms(registrations: Mapping[str, Any], folder: str | Path) -> dict[str, Path]:
+    """Each registration (by name; None where scanner alignment was kept) into ``folder/<name>/``:
+    its own ``save`` (``transform.tfm`` + elastix ``TransformParameters.*.txt``), or the ITK
+    transform file alone for results that only carry a ``transform``."""
     import SimpleITK as sitk
 
     from medfuse.io._atomic import atomic_path
 
     folder = Path(folder)
     out: dict[str, Path] = {}
-    for i, reg in enumerate(result.registrations):
+    for name, reg in registrations.items():
         if reg is None:
             continue
-        target = folder / f"transform_{i + 1}"
+        target = folder / name
         if hasattr(reg, "save"):
             reg.save(target)
         else:
             target.mkdir(parents=True, exist_ok=True)
             with atomic_path(target / "transform.tfm") as tmp:
                 sitk.WriteTransform(reg.transform, str(tmp))
-        out[f"transform_{i + 1}"] = target
+        out[name] = target
     return out
 
 
-def export_study(result: Any, folder: str | Path, point: Sequence[float] | None = None, *,
-                 dicom: bool = True) -> dict[str, Path]:
-    """All exports of a study into ``folder`` (volumes, overlays, masks as SEG, transforms)."""
+def export_study(
+    result: Any,
+    folder: str | Path,
+    point: Sequence[float] | None = None,
+    *,
+    formats: Iterable[str] = FORMATS,
+    patient: dict[str, str] | None = None,
+) -> dict[str, Path]:
+    """Every export of a ``StudyResult`` in ``formats`` into ``folder``: ``volumes/`` (registered
+    and fused), ``overlays/`` (through ``point``; default: the report's lesion centre),
+    ``masks_seg/seg.dcm`` and ``transforms/transform_<i>/``.
+
+    ``patient`` (``{"name", "id", "birth_date", "sex"}``) goes into the DICOM files; anonymous
+    placeholders without it. Returns ``{label: path}``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from medfuse.workflow import StudyResult
+    >>> ct = Volume(np.linspace(-200, 300, 4 * 8 * 8).reshape(4, 8, 8), modality="CT", units="HU")
+    >>> result = StudyResult(fixed=ct, moving=[ct], registered=[ct], registrations=[None],
+    ...                      fused=None, fusion_metrics={}, masks=[], parameters={})
+    >>> sorted(export_study(result, tempfile.mkdtemp(), formats=["nifti", "png"]))[:2]
+    ['overlay_axial.png', 'overlay_coronal.png']
+    """
+    from medfuse.report import _check_not_inside_inputs
+    from medfuse.report.document import lesion_centre
+
+    formats = check_formats(formats)
     folder = Path(folder)
-    point = result.fixed.center() if point is None else point
-    out = export_volumes(result, folder / "volumes", dicom=dicom)
-    out.update(export_overlays(result, folder / "overlays", point, secondary_capture=dicom))
-    source = result.fixed.meta.get("source")
-    if dicom and result.masks and result.fixed.meta.get("format") == "dicom" and source:
-        out["masks DICOM SEG"] = export_masks_seg(result.masks, source, folder / "masks_seg")
-    out.update(export_transforms(result, folder / "transforms"))
+    _check_not_inside_inputs(folder, [result.fixed, *result.moving, *result.masks])
+    point = lesion_centre(result)[0] if point is None else point
+    patient = {k: str(v) for k, v in (patient or {}).items()
+               if k in ("name", "id", "birth_date", "sex") and v} or None
+    out = export_volumes(study_volumes(result), folder / "volumes", reference=result.fixed,
+                         formats=formats, patient=patient)
+    out.update(export_overlays(result.fixed, overlay_partner(result), folder / "overlays", point,
+                               formats=formats, patient=patient))
+    if "seg" in formats:
+        source = result.fixed.meta.get("source")
+        if not result.masks:
+            logger.info("no mask: no DICOM SEG written")
+        elif result.fixed.meta.get("format") != "dicom" or not source:
+            logger.info("the fixed series is not DICOM: no DICOM SEG written (masks need a "
+                        "referenced DICOM series); the NIfTI masks stand")
+        else:
+            out["masks DICOM SEG"] = export_masks_seg(result.masks, source, folder / "masks_seg",
+                                                      patient=patient)
+    if "transforms" in formats:
+        names = [f"transform_{i + 1}" for i in range(len(result.registrations))]
+        out.update(export_transforms(dict(zip(names, result.registrations)),
+                                     folder / "transforms"))
     return out

@@ -119,7 +119,7 @@ def test_patient_identity_only_when_asked(study: StudyResult, tmp_path: Path) ->
 
 
 def test_report_refuses_to_write_into_an_input_folder(study: StudyResult, tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="report folder is inside an input folder"):
+    with pytest.raises(InputError, match="output folder is inside an input folder"):
         write_report(study, tmp_path / "inputs" / "report")
 
 
