@@ -249,9 +249,11 @@ def _metrics(fixed: Volume, moving: Volume, transform: sitk.Transform, *,
              grid: Volume) -> dict[str, Any]:
     """Quality numbers: MI on the (binned) working images, Dice and Jacobian on ``grid``."""
     identity = sitk.Transform(fixed.ndim, sitk.sitkIdentity)
+    before = quality.mi_on_overlap(fixed, moving, identity)
+    after = quality.mi_on_overlap(fixed, moving, transform)
     metrics: dict[str, Any] = {
-        "mi_before": round(quality.mi_on_overlap(fixed, moving, identity), 4),
-        "mi_after": round(quality.mi_on_overlap(fixed, moving, transform), 4),
+        "mi_before": round(before[0], 4), "mi_after": round(after[0], 4),
+        "nmi_before": round(before[1], 4), "nmi_after": round(after[1], 4),
     }
     if points is not None:
         metrics["tre_before_mm"] = round(float(np.mean(
@@ -269,7 +271,7 @@ def _metrics(fixed: Volume, moving: Volume, transform: sitk.Transform, *,
             warnings.append(f"the deformation folds (Jacobian determinant <= 0) in "
                             f"{100 * folded:.2f} % of the fixed grid: the result is not usable")
     warnings.extend(quality.failure_warnings(
-        mi_before=metrics["mi_before"], mi_after=metrics["mi_after"], transform=transform,
+        nmi_before=before[1], nmi_after=after[1], transform=transform,
         fixed=fixed))
     metrics["warnings"] = warnings
     return metrics

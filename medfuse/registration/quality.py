@@ -41,11 +41,17 @@ def mutual_information(a: np.ndarray, b: np.ndarray, *, bins: int = 32) -> float
     return float(np.sum(p[nz] * np.log2(p[nz] / (pa @ pb)[nz])))
 
 
-def mi_on_overlap(fixed: Volume, moving: Volume, transform: sitk.Transform | None) -> float:
-    """Mutual information between ``fixed`` and ``moving`` mapped by ``transform``, on the overlap."""
+def mi_on_overlap(fixed: Volume, moving: Volume,
+                  transform: sitk.Transform | None) -> tuple[float, float]:
+    """Mutual information (bits) and normalised mutual information (Studholme's
+    (H(A) + H(B)) / H(A, B), insensitive to the size of the overlap) between ``fixed`` and
+    ``moving`` mapped by ``transform``, over the overlap."""
+    from medfuse.registration.search import normalized_mutual_information
+
     mask = overlap_mask(fixed, moving, transform)
     warped = moving.resample_to(fixed, transform=transform).array
-    return mutual_information(np.asarray(fixed.array)[mask], warped[mask])
+    a, b = np.asarray(fixed.array)[mask], warped[mask]
+    return mutual_information(a, b), normalized_mutual_information(a, b)
 
 
 def target_registration_error(
@@ -100,17 +106,20 @@ def sample_points(volume: Volume, mask: np.ndarray | None = None, *, n: int = 20
     return volume.index_to_world(chosen[:, ::-1].astype(float))
 
 
-def failure_warnings(*, mi_before: float, mi_after: float, transform: sitk.Transform,
+def failure_warnings(*, nmi_before: float, nmi_after: float, transform: sitk.Transform,
                      fixed: Volume, max_rotation_deg: float = 45.0,
                      max_translation_mm: float = 100.0) -> list[str]:
     """Warnings when a result looks like a failure: MI worse than the start, or a transform at the
-    edge of the plausible range (rotation or translation of the linear part too large)."""
+    edge of the plausible range (rotation or translation of the linear part too large).
+
+    The start is compared by normalised MI: plain MI on a small overlap can exceed MI on a large
+    one, so it would flag good results from starts that overlap little."""
     from medfuse.registration.transforms import affine_matrix, compose, is_linear
 
     warnings: list[str] = []
-    if mi_after < mi_before - 1e-3:
+    if nmi_after < nmi_before - 1e-3:
         warnings.append(
-            f"mutual information went down ({mi_before:.3f} -> {mi_after:.3f} bits): "
+            f"normalised mutual information went down ({nmi_before:.3f} -> {nmi_after:.3f}): "
             "the registration probably failed; try landmarks or another preset"
         )
     linear = transform if is_linear(transform) else None
