@@ -14,6 +14,7 @@ A pipeline names its inputs (one ``fixed`` series, one or more ``moving`` series
         mode: auto
       - step: export
         items: [registered]
+        formats: [nifti, png]
 
 Examples
 --------
@@ -62,6 +63,8 @@ class InputSpec(_Strict):
 
     role: Literal["fixed", "moving", "mask"]
     modality: str | None = Field(None, description="modality code for NIfTI inputs (CT, MR, PT, NM)")
+    units: str | None = Field(None, description="value units for NIfTI inputs (HU, SUVbw, BQML, "
+                              "a.u.); DICOM records its own")
     optional: bool = False
 
 
@@ -102,10 +105,14 @@ class ReportStep(_Strict):
 
 
 class ExportStep(_Strict):
-    """Write volumes of the study as NIfTI files (``medfuse.io.write_nifti``)."""
+    """Write the study's volumes, overlays, masks and transforms (``medfuse.report.exports``)."""
 
     step: Literal["export"]
     items: list[Literal["fixed", "moving", "registered", "fused", "masks"]] = ["registered", "fused"]
+    formats: list[Literal["nifti", "dicom", "png", "seg", "transforms"]] = Field(
+        ["nifti"], description="nifti and dicom: the items as volumes (DICOM for those on the fixed "
+        "grid, plus the overlay as Secondary Capture); png: overlay planes and montage; seg: masks "
+        "as DICOM SEG (DICOM fixed series only); transforms: .tfm and elastix files")
 
 
 Step = Annotated[

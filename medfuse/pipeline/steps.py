@@ -79,8 +79,9 @@ class StudyState:
         }
 
     def add_output(self, path: Path) -> None:
-        """Record a written file, relative to the study folder."""
-        self.outputs.append(path.relative_to(self.out_dir).as_posix())
+        """Record a written file or folder (``name/``), relative to the study folder."""
+        name = path.relative_to(self.out_dir).as_posix()
+        self.outputs.append(f"{name}/" if path.is_dir() else name)
 
 
 def load(state: StudyState, step: LoadStep) -> None:
@@ -91,11 +92,14 @@ def load(state: StudyState, step: LoadStep) -> None:
     masks = [r for r in pipeline.mask_roles if r in paths]
     modalities = {str(paths[r]): spec.modality for r, spec in pipeline.inputs.items()
                   if r in paths and spec.modality}
+    units = {str(paths[r]): spec.units for r, spec in pipeline.inputs.items()
+             if r in paths and spec.units}
     fixed, moving, mask_volumes = load_inputs(StudyInputs(
         fixed=paths[pipeline.fixed_role],
         moving=[paths[r] for r in pipeline.moving_roles],
         masks=[paths[r] for r in masks],
         modalities=modalities,
+        units=units,
     ))
     state.fixed = fixed
     state.moving = dict(zip(pipeline.moving_roles, moving))
@@ -163,23 +167,65 @@ def report(state: StudyState, step: ReportStep) -> None:
 
 
 def export(state: StudyState, step: ExportStep) -> None:
-    """Write the chosen volumes as NIfTI files (``medfuse.io.write_nifti``)."""
-    from medfuse.io import write_nifti
+    """Write the chosen items in the chosen formats (``medfuse.report.exports``): volumes as
+    ``<input>[_registered].nii.gz`` and ``<input>[_registered]_dicom/``, the fused overlay under
+    ``overlays/``, masks as ``masks_seg/seg.dcm``, transforms under ``transforms/<input>/``.
 
-    named: list[tuple[str, Volume | None]] = []
+    DICOM series are written for volumes on the fixed grid only (fixed, registered, fused), in the
+    fixed series' study and frame of reference; masks go to DICOM as SEG (format ``seg``).
+    """
+    from medfuse.report.document import lesion_centre
+    from medfuse.report.exports import (
+        export_masks_seg,
+        export_overlays,
+        export_transforms,
+        export_volumes,
+    )
+
+    fixed_role, formats = state.pipeline.fixed_role, set(step.formats)
+    nifti: dict[str, Volume] = {}
     for item in step.items:
         if item == "fixed":
-            named.append((f"{state.pipeline.fixed_role}.nii.gz", state.fixed))
-        elif item == "fused":
-            named.append(("fused.nii.gz", state.fused))
-        else:
+            nifti[fixed_role] = state.fixed
+        elif item == "fused" and state.fused is not None:
+            nifti["fused"] = state.fused
+        elif item != "fused":
             source = {"moving": state.moving, "registered": state.registered,
                       "masks": state.masks}[item]
-            named += [(f"{role}{'_registered' if item == 'registered' else ''}.nii.gz", volume)
-                      for role, volume in source.items()]
-    for name, volume in named:
-        if volume is not None:
-            state.add_output(write_nifti(volume, state.out_dir / name))
+            nifti.update({f"{role}{'_registered' if item == 'registered' else ''}": volume
+                          for role, volume in source.items()})
+    on_fixed_grid = {name: v for name, v in nifti.items()
+                     if name in (fixed_role, "fused") or name.endswith("_registered")}
+    written = export_volumes(nifti, state.out_dir, formats=formats & {"nifti"})
+    written.update(export_volumes(on_fixed_grid, state.out_dir, reference=state.fixed,
+                                  formats=formats & {"dicom"}))
+    if formats & {"png", "dicom"}:
+        written.update(export_overlays(state.fixed, _overlay_partner(state),
+                                       state.out_dir / "overlays",
+                                       lesion_centre(state.as_result())[0],
+                                       formats=formats & {"png", "dicom"}))
+    if "seg" in formats and state.masks:
+        source = state.fixed.meta.get("source")
+        if state.fixed.meta.get("format") == "dicom" and source:
+            written["seg"] = export_masks_seg(list(state.masks.values()), source,
+                                              state.out_dir / "masks_seg")
+        else:
+            logger.info("the fixed series is not DICOM: masks are not written as DICOM SEG")
+    if "transforms" in formats:
+        written.update(export_transforms(state.registrations, state.out_dir / "transforms"))
+    for path in written.values():
+        state.add_output(path)
+
+
+def _overlay_partner(state: StudyState) -> Volume | None:
+    """The registered series of the overlay: the fuse step's partner, else the first functional."""
+    from medfuse.report.exports import overlay_partner
+
+    fuse_step = state.pipeline.step("fuse")
+    partner = getattr(fuse_step, "partner", None)
+    if partner in state.registered:
+        return state.registered[partner]
+    return overlay_partner(state.as_result())
 
 
 #: step name -> function(state, step config)

@@ -123,7 +123,10 @@ def execute_study(spec: dict[str, Any]) -> dict[str, Any]:
     if status["status"] == "failed":
         status["reason"] = _failure_reason(code, timeout, tmp)
         for name in result["outputs"] if result else []:
-            (tmp / name).unlink(missing_ok=True)
+            if name.endswith("/"):
+                shutil.rmtree(tmp / name, ignore_errors=True)
+            else:
+                (tmp / name).unlink(missing_ok=True)
         logger.warning("study %s failed: %s", study_id, status["reason"])
     for name in (_SPEC, _RESULT, _ERROR):
         (tmp / name).unlink(missing_ok=True)

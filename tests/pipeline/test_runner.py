@@ -32,6 +32,8 @@ def assert_complete(out: Path) -> dict[str, dict]:
                 assert json.loads((folder / name).read_text())
             elif name.endswith(".nii.gz"):
                 assert load(folder / name).array.size > 0
+            elif name.endswith("/"):  # a folder: a DICOM series, transform files
+                assert any((folder / name).iterdir())
             else:
                 assert (folder / name).stat().st_size > 0
         assert not [p for p in folder.iterdir() if p.name.startswith(".")]
