@@ -1,9 +1,10 @@
 """Registration benchmark: MedFuse against elastix's default rigid map, SimpleITK's Mattes-MI recipe
 and ANTsPy's ``Rigid``, from known rigid perturbations of real volumes.
 
-Run from the repository root (about 10-15 minutes on 2 cores)::
+Run from the repository root (about 15 minutes on 2 idle cores; results are kept in a cache file
+after each case, so an interrupted run resumes)::
 
-    .venv/bin/python benchmarks/registration.py --out benchmarks/results_registration.md
+    .venv/bin/python benchmarks/registration.py --out benchmarks/results_registration.md --wide --command
 
 Cases (``../shared/data/volumes``): SPM12 T2, PET and SPECT templates onto T1 (exact truth: the
 identity), the PET and MR of each ``sts`` patient onto its CT (PET: the scanner alignment is the
@@ -16,6 +17,7 @@ result and the truth send them. Every method runs single-threaded.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -181,11 +183,11 @@ def summary(case: dict, r: dict) -> str:
     return f"own answer {back}/{n}; {t:.1f} s"
 
 
-def command_time(repeats: int = 3) -> list[str]:
-    """Median wall time of a fresh ``medfuse register`` process on each sts pair (NIfTI)."""
-    lines = []
-    exe = [sys.executable, "-m", "medfuse.cli"] if not (REPO / ".venv/bin/medfuse").exists() \
-        else [str(REPO / ".venv/bin/medfuse")]
+def command_time(repeats: int = 3) -> dict[str, list[float]]:
+    """Wall times of fresh ``medfuse register`` processes on each sts pair (NIfTI inputs)."""
+    exe = [str(REPO / ".venv/bin/medfuse")] if (REPO / ".venv/bin/medfuse").exists() \
+        else [sys.executable, "-c", "from medfuse.cli import main; raise SystemExit(main())"]
+    out = {}
     for patient in sorted((DATA / "sts").glob("STS_*")):
         ct = patient / "CT/nifti/image/image.nii.gz"
         for folder, mod in (("PET", "PT"), ("MR_T1", "MR")):
@@ -198,51 +200,124 @@ def command_time(repeats: int = 3) -> list[str]:
                                     "--fixed-modality", "CT", "--moving-modality", mod, "--quiet"],
                                    check=True, capture_output=True)
                     times.append(time.perf_counter() - t0)
-            lines.append(f"| {patient.name} {folder} -> CT | {statistics.median(times):.2f} s | "
-                         f"{min(times):.2f}-{max(times):.2f} s |")
-    return lines
+            out[f"{patient.name} {folder} -> CT"] = times
+    return out
+
+
+def pet_ct_question() -> dict[str, dict[str, float]]:
+    """Is the PET/CT MI optimum off the scanner alignment because of patient motion or because MI
+    follows the tumour? Measures, per patient: where the MI optimum lies (median distance over the
+    CT body from the scanner alignment), the same with the tumour (GTV dilated by 10 mm) left out of
+    the metric, and the Dice of the PET body outline (SUV > 0.2) with the CT body (HU > -300) at the
+    scanner alignment and at the MI optimum."""
+    from medfuse.registration import register
+    from medfuse.registration.quality import dice
+
+    identity = sitk.Euler3DTransform()
+    out = {}
+    for patient in sorted((DATA / "sts").glob("STS_*")):
+        ct = load(patient / "CT/nifti/image/image.nii.gz", modality="CT", units="HU")
+        pet = load(patient / "PET/nifti/image/image.nii.gz", modality="PT")
+        gtv = load(patient / "CT/nifti/mask/mask.nii.gz")
+        body = ct.array > -300
+        points = quality.sample_points(ct, body, n=2000)
+        optimum = register(ct, pet, threads=1).transform
+        grown = sitk.BinaryDilate(sitk.Cast(gtv.to_sitk() > 0, sitk.sitkUInt8), [10, 10, 3])
+        keep = ct.with_array(((sitk.GetArrayFromImage(grown) == 0) & body).astype(np.uint8))
+        no_tumour = register(ct, pet, fixed_mask=keep, threads=1).transform
+        outline = pet.with_array((pet.array > 0.2).astype(np.uint8))
+        out[patient.name] = {
+            "optimum_mm": float(np.median(quality.tre_against_truth(optimum, identity, points))),
+            "optimum_without_tumour_mm": float(np.median(
+                quality.tre_against_truth(no_tumour, identity, points))),
+            "tumour_fraction_of_ct": float(np.mean(gtv.array > 0)),
+            "dice_outline_scanner": dice(outline.resample_to(
+                ct, interpolation="nearest").array > 0, body),
+            "dice_outline_optimum": dice(outline.resample_to(
+                ct, interpolation="nearest", transform=optimum).array > 0, body),
+        }
+        print(patient.name, out[patient.name], flush=True)
+    return out
+
+
+def render(cache: dict, case_list: list[dict]) -> str:
+    """The markdown tables from every result gathered so far."""
+    names = [c["name"] for c in case_list]
+    truth = {c["name"]: c["truth"] for c in case_list}
+    methods_done = [m for m in cache.get("anchors", {})]
+    text = ["## Registration: MedFuse against the anchors (+-10 degrees, +-10 mm per axis)", "",
+            "| data (truth) | " + " | ".join(methods_done) + " |", "|---|" + "---|" * len(methods_done)]
+    for n in names:
+        text.append(f"| {n} ({truth[n]}) | " + " | ".join(
+            cache["anchors"][m].get(n, "") for m in methods_done) + " |")
+    if cache.get("wide"):
+        text += ["", "## MedFuse from wider starts (+-15 degrees, +-20 mm per axis)", "",
+                 "| data (truth) | MedFuse rigid |", "|---|---|"]
+        text += [f"| {n} ({truth[n]}) | {cache['wide'][n]} |" for n in names if n in cache["wide"]]
+    if cache.get("command"):
+        text += ["", "## Whole `medfuse register` command (fresh process, NIfTI inputs)", "",
+                 "| pair | median | range |", "|---|---|---|"]
+        for pair, times in cache["command"].items():
+            text.append(f"| {pair} | {statistics.median(times):.2f} s | "
+                        f"{min(times):.2f}-{max(times):.2f} s |")
+    if cache.get("pet_ct"):
+        text += ["", "## PET/CT: is the MI optimum off the scanner alignment by patient motion?", "",
+                 "| patient | MI optimum from scanner | same, tumour left out | tumour share of CT "
+                 "| PET outline Dice, scanner | at MI optimum |", "|---|---|---|---|---|---|"]
+        for name, r in cache["pet_ct"].items():
+            text.append(f"| {name} | {r['optimum_mm']:.1f} mm | {r['optimum_without_tumour_mm']:.1f} mm"
+                        f" | {100 * r['tumour_fraction_of_ct']:.0f} % | {r['dice_outline_scanner']:.3f}"
+                        f" | {r['dice_outline_optimum']:.3f} |")
+    return "\n".join(text) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, help="write the markdown tables here")
+    parser.add_argument("--out", type=Path, help="write the markdown tables here (after each case)")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "medfuse_reg_bench.json",
+                        help="results gathered so far; a rerun skips what is there")
     parser.add_argument("-n", type=int, default=10, help="perturbations per case")
     parser.add_argument("--only", default="", help="run only methods whose name contains this")
     parser.add_argument("--wide", action="store_true",
                         help="also run MedFuse from +-15 degrees, +-20 mm starts")
+    parser.add_argument("--command", action="store_true", help="also time the whole command")
+    parser.add_argument("--pet-ct", action="store_true", help="also measure the PET/CT question")
     args = parser.parse_args()
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+    cache = json.loads(args.cache.read_text()) if args.cache.exists() else {}
+    cache.setdefault("anchors", {})
+
+    def save() -> None:
+        args.cache.write_text(json.dumps(cache, indent=1))
+        if args.out:
+            args.out.write_text(render(cache, all_cases), encoding="utf-8")
+
     all_cases = cases()
     chosen = {k: v for k, v in methods().items() if args.only.lower() in k.lower()}
-    rows = {c["name"]: {} for c in all_cases}
     for name, method in chosen.items():
+        done = cache["anchors"].setdefault(name, {})
         for i, case in enumerate(all_cases):
+            if case["name"] in done:
+                continue
             r = run_case(case, method, n=args.n, degrees=10.0, mm=10.0, seed=100 + i)
-            rows[case["name"]][name] = summary(case, r)
-            print(f"{case['name']:<22} {name:<28} {rows[case['name']][name]}", flush=True)
-    lines = ["| data (truth) | " + " | ".join(chosen) + " |",
-             "|---|" + "---|" * len(chosen)]
-    for case in all_cases:
-        lines.append(f"| {case['name']} ({case['truth']}) | "
-                     + " | ".join(rows[case["name"]].get(m, "") for m in chosen) + " |")
-    wide = []
+            done[case["name"]] = summary(case, r)
+            print(f"{case['name']:<22} {name:<28} {done[case['name']]}", flush=True)
+            save()
     if args.wide:
-        wide = ["| data (truth) | MedFuse rigid, +-15 degrees, +-20 mm |", "|---|---|"]
+        wide = cache.setdefault("wide", {})
         for i, case in enumerate(all_cases):
-            r = run_case(case, medfuse_method, n=args.n, degrees=15.0, mm=20.0, seed=200 + i)
-            wide.append(f"| {case['name']} ({case['truth']}) | {summary(case, r)} |")
-            print(wide[-1], flush=True)
-    command = ["| pair | median | range |", "|---|---|---|", *command_time()]
-    print("\n".join(lines + [""] + wide + [""] + command))
-    if args.out:
-        args.out.write_text(
-            "## Registration: MedFuse against the anchors (+-10 degrees, +-10 mm, 10 starts)\n\n"
-            + "\n".join(lines) + "\n\n"
-            + ("## MedFuse from wider starts\n\n" + "\n".join(wide) + "\n\n" if wide else "")
-            + "## Whole `medfuse register` command (fresh process, NIfTI inputs, 2 cores)\n\n"
-            + "\n".join(command) + "\n",
-            encoding="utf-8",
-        )
+            if case["name"] not in wide:
+                r = run_case(case, medfuse_method, n=args.n, degrees=15.0, mm=20.0, seed=200 + i)
+                wide[case["name"]] = summary(case, r)
+                print(f"{case['name']:<22} wide {wide[case['name']]}", flush=True)
+                save()
+    if args.command:
+        cache["command"] = command_time()
+        save()
+    if args.pet_ct:
+        cache["pet_ct"] = pet_ct_question()
+        save()
+    print(render(cache, all_cases))
 
 
 if __name__ == "__main__":
