@@ -7,7 +7,7 @@ Examples
 --------
 >>> import numpy as np
 >>> rgb = np.array([[[255, 0, 0], [10, 200, 30]]], dtype=np.uint8)
->>> np.abs(ycbcr_to_rgb(rgb_to_ycbcr(rgb)) - rgb).max() <= 1
+>>> bool(np.abs(ycbcr_to_rgb(rgb_to_ycbcr(rgb)).astype(int) - rgb).max() <= 1)
 True
 """
 

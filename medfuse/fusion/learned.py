@@ -13,7 +13,9 @@ import contextlib
 import functools
 import json
 import logging
+import os
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,32 +100,39 @@ def _torch_threads(threads: int | None) -> Iterator[None]:
 
 
 def run_bundle(bundle: Bundle, a: np.ndarray, b: np.ndarray, *, axis: int = 0,
-               batch: int = 8, threads: int | None = None) -> np.ndarray:
+               threads: int | None = None) -> np.ndarray:
     """Fuse two normalised arrays of one shape with ``bundle`` (2D, or 3D slice-wise / windowed).
 
-    ``threads`` sets torch's intra-op threads for the call; by default one thread for a 2D image
-    (too little work to share: on a busy machine two threads run several times slower) and torch's
-    default for volumes.
+    ``threads`` is the number of CPU threads to use: by default one for a 2D image (too little work
+    to share; on a busy machine two threads run several times slower) and two for volumes. A 2D
+    network on a volume runs one slice at a time on ``threads`` worker threads, each with one torch
+    thread; a 3D network gives the threads to torch.
     """
     import torch
 
     stack = np.stack([a, b]).astype(np.float32, copy=False)
-    threads = 1 if threads is None and a.ndim == 2 else threads
-    with torch.inference_mode(), _torch_threads(threads):
-        if a.ndim == 2:
-            if bundle.spatial_dims != 2:
-                raise FusionError(f"bundle {bundle.name!r} is 3D and cannot fuse 2D images")
+    if a.ndim == 2:
+        if bundle.spatial_dims != 2:
+            raise FusionError(f"bundle {bundle.name!r} is 3D and cannot fuse 2D images")
+        with torch.inference_mode(), _torch_threads(threads or 1):
             return bundle.network(torch.from_numpy(stack)[None])[0, 0].numpy()
-        if bundle.spatial_dims == 3:
+    threads = threads or min(2, os.cpu_count() or 1)
+    if bundle.spatial_dims == 3:
+        with torch.inference_mode(), _torch_threads(threads):
             return bundle.inferer(torch.from_numpy(stack)[None], bundle.network)[0, 0].numpy()
-        if axis not in (0, 1, 2):
-            raise FusionError(f"axis must be 0, 1 or 2 (array axes z, y, x), not {axis}")
-        slices = np.moveaxis(stack, axis + 1, 0)  # (n, 2, h, w)
-        out = np.empty(slices.shape[:1] + slices.shape[2:], np.float32)
-        for start in range(0, len(slices), batch):
-            chunk = torch.from_numpy(np.ascontiguousarray(slices[start : start + batch]))
-            out[start : start + batch] = bundle.network(chunk)[:, 0].numpy()
-        return np.moveaxis(out, 0, axis)
+    if axis not in (0, 1, 2):
+        raise FusionError(f"axis must be 0, 1 or 2 (array axes z, y, x), not {axis}")
+    slices = np.moveaxis(stack, axis + 1, 0)  # (n, 2, h, w)
+    out = np.empty(slices.shape[:1] + slices.shape[2:], np.float32)
+
+    def fuse_slice(i: int) -> None:
+        with torch.inference_mode():
+            chunk = torch.from_numpy(np.ascontiguousarray(slices[i : i + 1]))
+            out[i] = bundle.network(chunk)[0, 0].numpy()
+
+    with _torch_threads(1), ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(fuse_slice, range(len(slices))))
+    return np.moveaxis(out, 0, axis)
 
 
 def _learned(name: str):  # noqa: ANN202

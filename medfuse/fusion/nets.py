@@ -73,25 +73,28 @@ class MaxDetailFusionNet(nn.Module):
         self.register_buffer("blur1d", _gaussian_kernel1d(sigma), persistent=False)
 
     def blur(self, x: torch.Tensor) -> torch.Tensor:
-        """Separable Gaussian blur of a ``(N, C, ...)`` tensor, reflect-padded, per channel."""
+        """Separable Gaussian blur of a ``(N, C, ...)`` tensor, reflect-padded, per channel.
+
+        Written as weighted sums of shifted views: on CPU this is several times faster than a
+        convolution with one input channel.
+        """
         k = self.blur1d
         r = k.numel() // 2
-        n, c = x.shape[:2]
-        x = x.reshape(n * c, 1, *x.shape[2:])
-        conv = F.conv2d if self.spatial_dims == 2 else F.conv3d
-        for axis in range(self.spatial_dims):
-            shape = [1, 1] + [1] * self.spatial_dims
-            shape[2 + axis] = k.numel()
+        for axis in range(2, 2 + self.spatial_dims):
+            n = x.shape[axis]
             pad = [0, 0] * self.spatial_dims
-            pad[2 * (self.spatial_dims - 1 - axis)] = r
-            pad[2 * (self.spatial_dims - 1 - axis) + 1] = r
-            x = conv(F.pad(x, pad, mode="reflect" if min(x.shape[2:]) > r else "replicate"),
-                     k.reshape(shape))
-        return x.reshape(n, c, *x.shape[2:])
+            pad[2 * (x.ndim - 1 - axis)] = pad[2 * (x.ndim - 1 - axis) + 1] = r
+            padded = F.pad(x, pad, mode="reflect" if n > r else "replicate")
+            out = padded.narrow(axis, 0, n) * k[0]
+            for i in range(1, k.numel()):
+                out = out + padded.narrow(axis, i, n) * k[i]
+            x = out
+        return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Fuse ``x`` of shape ``(N, 2, *spatial)`` into ``(N, 1, *spatial)``."""
-        out = self.features(x)
+        layout = torch.channels_last if x.ndim == 4 else torch.channels_last_3d
+        out = self.features(x.contiguous(memory_format=layout))  # faster convolutions on CPU
         a, b = x[:, :1], x[:, 1:2]
         w = torch.sigmoid(self.log_temperature.exp() * (a - b) + out[:, :1])
         gain = F.softplus(out[:, 1:2] - 0.4328)  # softplus(-0.4328) = 0.5: start at half detail

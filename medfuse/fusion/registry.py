@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -185,9 +186,14 @@ def _fuse_with(method: FusionMethod, volumes: Sequence[Volume], params: dict[str
     display = all(v.array.dtype == np.uint8 for v in volumes)
     arrays = _normalise(volumes, display)
     try:
-        fused = np.asarray(method.function(arrays, **params), dtype=np.float32)
+        inspect.signature(method.function).bind(arrays, **params)
     except TypeError as err:
-        raise FusionError(f"method {method.name!r} does not take these options: {err}") from err
+        accepted = [p for p in inspect.signature(method.function).parameters][1:]
+        raise FusionError(
+            f"method {method.name!r} does not take the options {sorted(params)} ({err}); "
+            f"it takes {accepted}"
+        ) from err
+    fused = np.asarray(method.function(arrays, **params), dtype=np.float32)
     fused = np.clip(fused, 0.0, 1.0)
     colour = next((v for v in volumes if v.is_rgb), None)
     if display:

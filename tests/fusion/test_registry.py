@@ -96,3 +96,8 @@ def test_package_import_loads_neither_torch_nor_monai() -> None:
             "print('torch' in sys.modules or 'monai' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_unknown_option_names_the_accepted_ones() -> None:
+    with pytest.raises(FusionError, match=r"'laplacian' does not take the options \['level'\].*'levels'"):
+        fuse(_pair(), method="laplacian", level=3)
