@@ -54,10 +54,41 @@ def write_cohort(out_dir: Path, study_ids: list[str]) -> tuple[Path, Path]:
     return csv_path, html_path
 
 
+#: cohort column prefix of the fusion metrics that the fuse step records (``fusion_qabf``, ...)
+FUSION_PREFIX = "fusion_"
+
+
+def fusion_columns(columns: list[str]) -> dict[str, str]:
+    """Fusion metric columns and what each measures (``fusion_method`` is not a metric).
+
+    Examples
+    --------
+    >>> fusion_columns(["study_id", "fusion_method", "fusion_qabf"])
+    {'fusion_qabf': 'edge information carried over from the inputs (0 to 1)'}
+    """
+    from medfuse.report.document import FUSION_METRICS
+
+    meanings = {f"{FUSION_PREFIX}{k.lower()}": v for k, v in FUSION_METRICS.items()}
+    return {c: meanings[c] for c in columns if c in meanings}
+
+
+def _legend(columns: list[str]) -> str:
+    """The fusion columns' meanings under the table (nothing without fusion metrics)."""
+    fusion = fusion_columns(columns)
+    if not fusion:
+        return ""
+    items = "".join(f"<li><b>{html.escape(c)}</b>: {html.escape(m)}</li>" for c, m in fusion.items())
+    return (f'<h2>Fusion quality columns</h2><p>Higher is better for every one; computed on the '
+            f'central axial slice, 0-255 scale (docs/metrics.md).</p><ul>{items}</ul>')
+
+
 def _html(columns: list[str], rows: list[dict[str, Any]]) -> str:
     counts = Counter(row["status"] for row in rows)
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    fusion = fusion_columns(columns)
+    head = "".join(
+        f'<th class="fusion" title="{html.escape(fusion[c])}">{html.escape(c)}</th>' if c in fusion
+        else f"<th>{html.escape(c)}</th>" for c in columns)
     body = []
     for row in rows:
         cells = []
@@ -77,6 +108,8 @@ th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; }}
 tr.done td:nth-child(2) {{ color: #1a7f37; }}
 tr.failed td:nth-child(2) {{ color: #cf222e; font-weight: bold; }}
 tr.pending td:nth-child(2) {{ color: #9a6700; }}
+th.fusion {{ background: #e3ecf7; }}
+h2 {{ font-size: 1.1em; margin-top: 1.5em; }}
 </style></head><body>
 <h1>MedFuse cohort</h1>
 <p>{len(rows)} studies: {html.escape(summary)}</p>
@@ -84,5 +117,6 @@ tr.pending td:nth-child(2) {{ color: #9a6700; }}
 <tbody>
 {chr(10).join(body)}
 </tbody></table>
+{_legend(columns)}
 </body></html>
 """

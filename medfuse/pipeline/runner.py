@@ -33,6 +33,9 @@ from medfuse.pipeline.study import execute_study, now, read_status, write_status
 
 logger = logging.getLogger(__name__)
 
+#: the lock file that keeps two runs out of one cohort folder
+LOCK_FILE = ".medfuse-run.lock"
+
 
 @dataclass
 class RunSummary:
@@ -100,10 +103,26 @@ def run_pipeline(
 
     A ``KeyboardInterrupt`` stops the cluster, writes the cohort table of what is done, and is
     raised again; no study folder is left half written.
+
+    Raises
+    ------
+    PipelineError
+        Another run is writing into ``out_dir`` (see :func:`run_lock`), or ``out_dir`` lies inside
+        an input folder.
     """
     out_dir = Path(out_dir).resolve()
     _check_out_dir(out_dir, studies)
     out_dir.mkdir(parents=True, exist_ok=True)
+    with run_lock(out_dir):
+        return _run_locked(pipeline, studies, out_dir, manifest_path=manifest_path,
+                           scheduler=scheduler, workers=workers, timeout_s=timeout_s,
+                           progress=progress)
+
+
+def _run_locked(pipeline: Pipeline, studies: list[Study], out_dir: Path, *,
+                manifest_path: str | Path | None, scheduler: str | None, workers: int | None,
+                timeout_s: float | None, progress: bool) -> RunSummary:
+    """:func:`run_pipeline` once ``out_dir`` is locked for this run."""
     _remove_leftovers(out_dir)
     timeout_s = timeout_s if timeout_s is not None else pipeline.timeout_s
     run_id = uuid.uuid4().hex[:12]
@@ -186,6 +205,52 @@ def _lost_task_status(spec: dict[str, Any], err: Exception) -> dict[str, Any]:
         "manifest_row": study["row"], "inputs": study["inputs"], "summary": {}, "outputs": [],
     }
     return write_status_folder(Path(spec["out_dir"]), study["study_id"], status)
+
+
+@contextmanager
+def run_lock(out_dir: Path) -> Iterator[Path]:
+    """Hold ``out_dir/.medfuse-run.lock`` for one run: an exclusive ``flock``, which the operating
+    system releases whenever the holder ends (killed too), so a lock is never stale. The file names
+    its holder and is removed when the run ends.
+
+    Raises
+    ------
+    PipelineError
+        Another run holds the lock (the message names the lock file and its holder).
+    """
+    import errno
+    import fcntl
+
+    path = out_dir / LOCK_FILE
+    while True:
+        handle = path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            if err.errno not in (errno.EAGAIN, errno.EACCES):
+                raise PipelineError(f"cannot lock {path} ({err.strerror})", path=out_dir) from err
+            raise PipelineError(f"another medfuse run is writing into this folder: the lock {path} "
+                                f"is held by {holder}; wait for that run to end or choose another "
+                                "-o", path=out_dir) from err
+        try:
+            same = os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        handle.close()  # the previous holder removed the file as we opened it: lock the new one
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"medfuse run pid {os.getpid()} on {os.uname().nodename} since {now()}\n")
+        handle.flush()
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+        handle.close()
 
 
 @contextmanager

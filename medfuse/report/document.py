@@ -33,11 +33,30 @@ from medfuse.volume import Volume
 logger = logging.getLogger(__name__)
 
 SCHEMA = "medfuse-report"
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 #: distribution names whose versions the document records (import names differ for some)
 VERSIONED_PACKAGES = ("medfuse", "itk-elastix", "itk", "monai", "torch", "numpy", "SimpleITK",
                       "pydicom", "highdicom", "nibabel", "matplotlib", "reportlab")
 SCANNER_ALIGNMENT = "scanner alignment kept"
+
+#: fusion metric -> what it measures (definitions in docs/metrics.md)
+FUSION_METRICS = {
+    "EN": "entropy of the fused image (bits): information content",
+    "SD": "standard deviation: contrast",
+    "SF": "spatial frequency: amount of fine detail",
+    "AG": "average gradient: sharpness",
+    "MI": "mutual information with both inputs (bits): information carried over",
+    "MI_nats": "the same mutual information in nats (the CDDFuse evaluator's unit)",
+    "SCD": "sum of the correlations of differences: complementary detail kept (at most 2)",
+    "VIF": "visual information fidelity to both inputs",
+    "Qabf": "edge information carried over from the inputs (0 to 1)",
+    "SSIM": "structural similarity to both inputs, summed (at most 2)",
+    "PSNR": "peak signal-to-noise ratio against the inputs (dB)",
+    "CC": "mean correlation with the inputs (at most 1)",
+}
+FUSION_LEGEND = ("Higher is better for every metric. Computed on the central axial slice of the "
+                 "fused image and of its two inputs, each on a 0-255 scale as its modality "
+                 "prescribes; definitions and conventions in docs/metrics.md.")
 
 
 def jsonable(value: Any) -> Any:
@@ -293,6 +312,7 @@ def build_document(
         "registration": _registration_section(result),
         "fusion": {
             "method": result.parameters.get("fusion_method"),
+            "method_resolved": None if fused is None else fused.meta.get("method"),
             "output": None if fused is None else {
                 "modality": fused.modality, "units": fused.units, "size": list(fused.size),
                 "rgb": fused.is_rgb},

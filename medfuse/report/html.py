@@ -31,6 +31,7 @@ th{background:#e8eef4;text-align:center}td:first-child,th:first-child{text-align
 td.text{text-align:left}tr:nth-child(even) td{background:#f8fafb}
 .scroll{overflow-x:auto}figure{margin:10px 0 18px}figure img{max-width:100%;border:1px solid #d3dae2}
 figcaption{font-size:12px;color:#3b4856;margin-top:3px}
+.truth{font-weight:bold;color:#1e6b34}.warn{color:#a4262c;font-weight:bold}
 .badge{display:inline-block;background:#e3f1e6;color:#1e6b34;border-radius:3px;padding:1px 6px;
 font-size:12px}.badge.reg{background:#e3ecf7;color:#1f4e73}
 """
@@ -40,12 +41,14 @@ def _e(text: Any) -> str:
     return html.escape(str(text))
 
 
-def _table(table: _tables.Table, *, text_columns: int = 1) -> str:
+def _table(table: _tables.Table, *, text_columns: int | tuple[int, ...] = 1) -> str:
+    """A table; ``text_columns`` (the first N, or these indices) are left-aligned text."""
     header, rows = table
+    text = set(range(text_columns)) if isinstance(text_columns, int) else set(text_columns)
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
     body = "".join(
         "<tr>" + "".join(
-            f'<td class="text">{_e(c)}</td>' if j < text_columns else f"<td>{_e(c)}</td>"
+            f'<td class="text">{_e(c)}</td>' if j in text else f"<td>{_e(c)}</td>"
             for j, c in enumerate(row)) + "</tr>"
         for row in rows
     )
@@ -90,23 +93,33 @@ def render_html(doc: dict[str, Any], figures: list[dict[str, Any]]) -> str:
             '<span class="badge reg">registered</span>'
         parts.append(f"<h3>{_e(entry['series'])} {badge}</h3>")
         parts.append(f"<p>{_e(_tables.registration_summary(entry))}</p>")
-        if entry.get("metrics"):
-            parts.append(_table(_tables.metrics_table(entry["metrics"])))
+        metrics = entry.get("metrics") or {}
+        truth = _tables.truth_sentence(metrics)
+        if truth:
+            parts.append(f'<p class="truth">{_e(truth)}</p>')
+        for warning in metrics.get("warnings") or []:
+            parts.append(f'<p class="warn">Warning: {_e(warning)}</p>')
+        quality = _tables.registration_quality_table(metrics)
+        if quality:
+            parts.append(_table(quality, text_columns=(0, 3)))
         elif not kept:
             parts.append('<p class="note">The registration reported no quality metrics.</p>')
+        details = _tables.registration_details(metrics)
+        if details:
+            parts.append(f'<p class="note">{_e(details)}</p>')
         parts.append(_figures(figures, "registration", entry["series"]))
 
     fusion = doc["fusion"]
     parts.append("<h2>Fusion</h2>")
-    parts.append(f"<p>Method: <b>{_e(fusion.get('method') or '-')}</b>. Figures go through the "
+    parts.append(f"<p>Method: <b>{_e(_tables.fusion_method(fusion))}</b>. Figures go through the "
                  f"{_e(doc['figures_through']['kind'])} at LPS "
                  f"({_e(', '.join(f'{c:.1f}' for c in doc['figures_through']['point_lps_mm']))}) mm."
                  "</p>")
     if fusion.get("metrics"):
         parts.append("<h3>Fusion quality metrics</h3>")
-        parts.append(_table(_tables.metrics_table(fusion["metrics"])))
-        parts.append('<p class="note">Conventions: docs/metrics.md (computed on the central slice, '
-                     "0-255 luma).</p>")
+        table = _tables.fusion_metrics_table(fusion["metrics"])
+        parts.append(_table(table, text_columns=(0, 2)))
+        parts.append(f'<p class="note">{_e(_tables.FUSION_LEGEND)}</p>')
     parts.append(_figures(figures, "fusion"))
     pet_figures = _figures(figures, "pet")
     if pet_figures:

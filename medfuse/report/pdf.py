@@ -111,16 +111,29 @@ def render_pdf(doc: dict[str, Any], figures: list[dict[str, Any]], path: str | P
     for entry in doc["registration"]:
         story.append(Paragraph(_escape(entry["series"]), styles["h3"]))
         story.append(Paragraph(_escape(_tables.registration_summary(entry)), styles["body"]))
-        if entry.get("metrics"):
-            story.append(_table(_tables.metrics_table(entry["metrics"]), width, styles))
+        metrics = entry.get("metrics") or {}
+        truth = _tables.truth_sentence(metrics)
+        if truth:
+            story.append(Paragraph(f"<b>{_escape(truth)}</b>", styles["body"]))
+        for warning in metrics.get("warnings") or []:
+            story.append(Paragraph(f'<font color="#a4262c"><b>Warning: {_escape(warning)}</b></font>',
+                                   styles["body"]))
+        quality = _tables.registration_quality_table(metrics)
+        if quality:
+            story.append(_table(quality, width, styles))
+        details = _tables.registration_details(metrics)
+        if details:
+            story.append(Paragraph(_escape(details), styles["note"]))
         story += figures_of("registration", entry["series"])
     fusion = doc["fusion"]
     point = ", ".join(f"{c:.1f}" for c in doc["figures_through"]["point_lps_mm"])
     story += [Paragraph("Fusion", styles["h2"]), Paragraph(_escape(
-        f"Method: {fusion.get('method') or '-'}. Figures go through the "
+        f"Method: {_tables.fusion_method(fusion)}. Figures go through the "
         f"{doc['figures_through']['kind']} at LPS ({point}) mm."), styles["body"])]
     if fusion.get("metrics"):
-        story.append(_table(_tables.metrics_table(fusion["metrics"]), width, styles))
+        story += [Paragraph("Fusion quality metrics", styles["h3"]),
+                  _table(_tables.fusion_metrics_table(fusion["metrics"]), width, styles),
+                  Paragraph(_escape(_tables.FUSION_LEGEND), styles["note"])]
     story += figures_of("fusion") + figures_of("pet")
     story.append(Paragraph("Regions of interest", styles["h2"]))
     general, pet = _tables.roi_tables(doc)

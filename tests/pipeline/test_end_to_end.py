@@ -84,3 +84,8 @@ def test_cohort_interrupted_then_completed(tmp_path: Path) -> None:
     assert float(table["STS_002"]["pet_roi_1_suv_max"]) > 1.0
     assert float(table["STS_001"]["pet_roi_1_mean"]) > 0.0
     assert len(json.loads((out / "run.json").read_text())["runs"]) == 2
+    # fusion quality columns, with their meaning on the cohort page
+    assert 0 < float(table["STS_002"]["fusion_qabf"]) <= 1 and table["broken"]["fusion_qabf"] == ""
+    page = (out / "cohort.html").read_text()
+    assert '<th class="fusion" title="edge information carried over' in page
+    assert "Fusion quality columns" in page and "Higher is better" in page

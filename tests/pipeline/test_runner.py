@@ -172,3 +172,25 @@ def test_killed_worker_leaves_no_corrupt_output_and_no_orphan(cluster, cohort) -
     while child in _study_processes(str(cohort["out"])) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert child not in _study_processes(str(cohort["out"])), "the killed worker's study lives on"
+
+
+def test_two_runs_into_one_folder_do_not_collide(cohort, capsys: pytest.CaptureFixture) -> None:
+    from medfuse.cli import main
+    from medfuse.errors import PipelineError
+    from medfuse.pipeline.runner import LOCK_FILE, run_lock
+
+    cohort["out"].mkdir()
+    with run_lock(cohort["out"]) as lock:  # a run in progress (flock: per open file, so also here)
+        assert lock.read_text().startswith(f"medfuse run pid {os.getpid()} on ")
+        with pytest.raises(PipelineError, match=r"another medfuse run is writing into this folder: "
+                           r"the lock .*\.medfuse-run\.lock is held by medfuse run pid \d+"):
+            run_batch(cohort["pipeline"], cohort["manifest"], cohort["out"], progress=False)
+        code = main(["run", str(cohort["pipeline"]), "--manifest", str(cohort["manifest"]),
+                     "-o", str(cohort["out"]), "--quiet"])
+        assert code == 2 and LOCK_FILE in capsys.readouterr().err
+    assert not (cohort["out"] / LOCK_FILE).exists()  # released and removed with the run
+    assert list(cohort["out"].iterdir()) == []  # the refused runs touched nothing
+    # a lock file left by a killed run is not held by anyone: it does not block the next run
+    (cohort["out"] / LOCK_FILE).write_text("medfuse run pid 1 on elsewhere since yesterday\n")
+    with run_lock(cohort["out"]):
+        pass

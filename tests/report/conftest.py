@@ -18,8 +18,8 @@ class FakeRegistration:
         import SimpleITK as sitk
 
         self.transform = sitk.TranslationTransform(3, (4.0, 0.0, 2.0))
-        self.metrics = {"mutual_information": {"before": 0.31, "after": 0.52},
-                        "jacobian": {"min": 1.0, "max": 1.0}}
+        self.metrics = {"mi_before": 0.31, "mi_after": 0.52, "warnings": [],
+                        "preset": "rigid", "duration_s": 1.5}
         self.preset = "rigid"
 
 

@@ -50,7 +50,7 @@ def test_registration_and_fusion_sections(study: StudyResult) -> None:
     kept, registered = doc["registration"]
     assert kept["method"] == "scanner alignment kept" and kept["metrics"] == {}
     assert registered["method"] == "registration" and registered["preset"] == "rigid"
-    assert registered["metrics"]["mutual_information"] == {"before": 0.31, "after": 0.52}
+    assert registered["metrics"]["mi_before"] == 0.31 and registered["metrics"]["mi_after"] == 0.52
     assert registered["transform"] == "TranslationTransform"
     assert doc["fusion"]["method"] == "average" and doc["fusion"]["metrics"]["Qabf"] == 0.41
     assert doc["figures_through"]["kind"].startswith("lesion")
@@ -163,3 +163,49 @@ def test_cli_report_bad_modality_option(tmp_path: Path, capsys: pytest.CaptureFi
     code = main(["report", "a.nii.gz", "b.nii.gz", "--modality", "PT", "-o", str(tmp_path / "o")])
     assert code == 2
     assert "PATH=CODE[:UNITS]" in capsys.readouterr().err
+
+
+def _pdf_text(path: Path) -> str:
+    import shutil
+    import subprocess
+
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    return " ".join(text.split())
+
+
+def test_fusion_legend_and_truth_error_in_html_and_pdf(study: StudyResult, tmp_path: Path) -> None:
+    study.registrations[1].metrics.update(tre_truth_mean_mm=0.309, tre_truth_before_mean_mm=15.1)
+    study.fused.meta["method"] = "learned2d"
+    study.parameters["fusion_method"] = "default"
+    out = write_report(study, tmp_path / "r", formats=("json", "html", "pdf"))
+    doc = json.loads(out["json"].read_text())
+    assert doc["fusion"]["method_resolved"] == "learned2d"
+    page = re.sub(r"<[^>]+>", " ", out["html"].read_text())
+    pdf = _pdf_text(out["pdf"])
+    for text in (" ".join(page.split()), pdf):
+        assert "Method: default (learned2d)" in text
+        assert ("Target registration error against the known truth: 0.309 mm (mean, 15.1 mm "
+                "before registration)") in text
+        assert "Higher is better for every metric" in text
+        assert "Qabf 0.41 edge information carried over from the inputs (0 to 1)" in text
+        assert "Mutual information (bits) 0.31 0.52 higher after: better aligned" in text
+        assert "preset: rigid; duration_s: 1.5" in text
+    # the PET/CT pair kept its scanner alignment: no truth sentence for it
+    assert page.count("Target registration error against the known truth") == 1
+
+
+def test_registration_quality_rows_follow_the_metrics() -> None:
+    from medfuse.report import _tables
+
+    assert _tables.registration_quality_table({"warnings": []}) is None
+    header, rows = _tables.registration_quality_table(
+        {"mi_before": 0.3, "mi_after": 0.5, "jacobian_min": 0.4, "jacobian_max": 1.9,
+         "folding_fraction": 0.0, "preset": "bspline"})
+    assert header == ["Quality", "Before", "After", "How to read it"]
+    assert [r[0] for r in rows] == ["Mutual information (bits)", "Jacobian determinant, min",
+                                    "Jacobian determinant, max", "Folded fraction of the grid"]
+    assert _tables.registration_details({"preset": "bspline", "mi_after": 0.5,
+                                         "warnings": ["x"]}) == "preset: bspline"
