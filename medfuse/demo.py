@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from medfuse.volume import Volume
 from medfuse.workflow import StudyInputs, StudyResult, run_study
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,13 @@ def registration_error(result: StudyResult, truth: dict[str, Any], names: tuple[
         }
         registration.metrics["tre_truth_mean_mm"] = errors[name]["tre_mean_mm"]
     return errors
+
+
+def hottest_lesion_point(pet: Volume, lesions: Volume) -> np.ndarray:
+    """LPS point of the hottest PET voxel inside the lesion labels (both on one grid)."""
+    uptake = np.where(np.asarray(lesions.array) > 0, np.asarray(pet.array, dtype=np.float32), -np.inf)
+    hottest = np.unravel_index(int(np.argmax(uptake)), uptake.shape)
+    return pet.index_to_world([hottest[::-1]])[0]
 
 
 def _identity() -> Any:
@@ -94,10 +102,9 @@ def run_demo(out_dir: str | Path, *, say: Callable[[str], None] = logger.info) -
 
     pet = result.registered[MOVING.index("pet")]
     mr = result.registered[MOVING.index("mr")]
-    centre = lesions.index_to_world([np.argwhere(lesions.array > 0).mean(axis=0)[::-1]])[0]
-    rows = [("CT + PET", ct, pet), ("CT | MR", mr, None), ("fused", result.fused, None)]
+    rows = [("CT + PET", ct, pet), ("MR registered", mr, None), ("fused CT/PET", result.fused, None)]
     with atomic_path(out / "overlays.png") as tmp:
-        tmp.write_bytes(planes_figure(rows, centre, width=9.0))
+        tmp.write_bytes(planes_figure(rows, hottest_lesion_point(pet, lesions), width=9.0))
     written["overlays (three planes)"] = out / "overlays.png"
 
     report = write_report(result, out)
