@@ -93,8 +93,9 @@ def study_volumes(result: Any) -> dict[str, Volume]:
 def dicom_storage(volume: Volume) -> str | None:
     """The DICOM image storage a volume is written as: its own modality for CT, MR, PET and SPECT;
     MR Image Storage (values without physical units, DERIVED) for other grey volumes such as a fused
-    image in a.u.; None for RGB (exported as Secondary Capture instead)."""
-    if volume.is_rgb:
+    image in a.u.; None for RGB (exported as Secondary Capture instead) and for label maps (units
+    ``label``: exported as DICOM SEG instead)."""
+    if volume.is_rgb or volume.units == "label" or volume.modality == "SEG":
         return None
     return volume.modality if volume.modality in _DICOM_IMAGE_MODALITIES else "MR"
 
@@ -127,7 +128,7 @@ def export_volumes(
                 series_description=f"MedFuse {name.replace('_', ' ')}", series_number=number,
                 patient=patient, overwrite=True)
         elif "dicom" in formats:
-            logger.info("%s is RGB: exported as Secondary Capture only, not as a DICOM series", name)
+            logger.info("%s is RGB or a label map: not written as a DICOM image series", name)
     return out
 
 
