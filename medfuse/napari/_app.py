@@ -25,6 +25,7 @@ def build_window(viewer: Any) -> dict[str, Any]:
     """Dock the MedFuse panels (tabbed, right) and the orthogonal views (bottom) on ``viewer``."""
     from medfuse.napari._orthoviews import OrthoViews
     from medfuse.napari._widgets import ExportPanel, FusePanel, InspectPanel, RegisterPanel, StudyPanel
+    from medfuse.napari._widgets._inspect import install_status_readout
 
     panels: dict[str, Any] = {}
     docks = []
@@ -40,6 +41,7 @@ def build_window(viewer: Any) -> dict[str, Any]:
     QTimer.singleShot(0, docks[0].raise_)
     height = window.height() * 2 // 5
     QTimer.singleShot(0, lambda: window.resizeDocks([ortho], [height], Qt.Orientation.Vertical))
+    install_status_readout(viewer)
     panels["Orthogonal views"] = OrthoViews(viewer, horizontal=True)
     ortho = viewer.window.add_dock_widget(panels["Orthogonal views"], name="Orthogonal views",
                                           area="bottom")

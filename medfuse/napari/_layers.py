@@ -8,6 +8,7 @@ resampling.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,9 +18,6 @@ from medfuse.volume import Volume
 
 if TYPE_CHECKING:  # pragma: no cover
     from napari.layers import Layer
-
-#: metadata key marking layers that MedFuse draws for itself (crosshair), never data
-ROLE_KEY = "medfuse_role"
 
 LayerDataTuple = tuple[np.ndarray, dict[str, Any], str]
 
@@ -58,12 +56,43 @@ def window_presets(volume_or_code: Volume | str, *, units: str | None = None) ->
     return dict(spec.windows)
 
 
+#: overlay transparency ramp as fractions of the display window: fully transparent at or below
+#: ``_CLEAR``, fully opaque from ``_OPAQUE`` (PET SUV 0-10: clear up to SUV 1, opaque from 3.5)
+_CLEAR, _OPAQUE = 0.1, 0.35
+
+
+def overlay_colormap(name: str) -> Any:
+    """napari colormap ``name`` with an alpha ramp: low values transparent, hot values opaque.
+
+    A functional overlay drawn with it leaves the anatomy untinted where uptake is low (soft tissue
+    at SUV ~1) and shows the colour only where uptake rises.
+
+    Examples
+    --------
+    >>> cmap = overlay_colormap("inferno")
+    >>> cmap.name, float(cmap.map([0.0])[0, 3]), float(cmap.map([1.0])[0, 3])
+    ('inferno overlay', 0.0, 1.0)
+    """
+    return _overlay_colormap(name)
+
+
+@lru_cache(maxsize=None)
+def _overlay_colormap(name: str) -> Any:
+    from napari.utils.colormaps import Colormap, ensure_colormap
+
+    controls = np.union1d(np.linspace(0.0, 1.0, 65), [_CLEAR, _OPAQUE])
+    colors = np.array(ensure_colormap(name).map(controls), dtype=np.float32)
+    colors[:, 3] = np.clip((controls - _CLEAR) / (_OPAQUE - _CLEAR), 0.0, 1.0)
+    return Colormap(colors=colors, controls=controls, name=f"{name} overlay")
+
+
 def display_defaults(volume: Volume) -> dict[str, Any]:
     """Colormap, contrast limits, blending and opacity for ``volume``'s modality.
 
     Anatomical images (CT, MR) are grey and opaque; functional ones (PET, SPECT) are a colour map
-    added on top of the anatomy. CT opens on its first window (soft tissue), PET on SUV 0-10 when in
-    SUV, other images on robust percentiles.
+    whose low end is transparent (:func:`overlay_colormap`), drawn over the anatomy. CT opens on
+    its first window (soft tissue), PET on SUV 0-10 when in SUV, other images on robust percentiles
+    of a subsample (the data are never scanned whole).
 
     Examples
     --------
@@ -81,12 +110,18 @@ def display_defaults(volume: Volume) -> dict[str, Any]:
         limits = _robust_range(volume.array, 0.0, 99.9)
     else:
         limits = _robust_range(volume.array, 0.5, 99.5)
-    functional = spec.functional
+    if spec.functional:
+        return {
+            "colormap": overlay_colormap(spec.colormap),
+            "contrast_limits": (float(limits[0]), float(limits[1])),
+            "blending": "translucent_no_depth",
+            "opacity": 0.85,
+        }
     return {
         "colormap": spec.colormap,
         "contrast_limits": (float(limits[0]), float(limits[1])),
-        "blending": "additive" if functional else "translucent_no_depth",
-        "opacity": 0.85 if functional else 1.0,
+        "blending": "translucent_no_depth",
+        "opacity": 1.0,
     }
 
 
@@ -112,8 +147,8 @@ def volume_layer_data(volume: Volume, *, name: str | None = None, **overrides: A
     --------
     >>> pet = Volume(np.zeros((2, 3, 4), np.float32), spacing=(4, 4, 4), modality="PT", units="SUVbw")
     >>> data, kwargs, kind = volume_layer_data(pet)
-    >>> kind, kwargs["colormap"], kwargs["blending"], np.diag(kwargs["affine"]).tolist()
-    ('image', 'inferno', 'additive', [4.0, 4.0, 4.0, 1.0])
+    >>> kind, kwargs["colormap"].name, kwargs["blending"], np.diag(kwargs["affine"]).tolist()
+    ('image', 'inferno overlay', 'translucent_no_depth', [4.0, 4.0, 4.0, 1.0])
     """
     kwargs = volume.napari_layer_kwargs()
     kwargs["metadata"] = {**kwargs["metadata"], "source_volume": _describe(volume)}
@@ -182,8 +217,8 @@ def layer_to_volume(layer: Layer) -> Volume:
 
 
 def is_medfuse_data_layer(layer: Layer) -> bool:
-    """True for image and labels layers holding data (not the crosshair MedFuse draws)."""
-    return layer.metadata.get(ROLE_KEY) is None and layer.__class__.__name__ in ("Image", "Labels")
+    """True for image and labels layers (volumes), not points, shapes or other annotations."""
+    return layer.__class__.__name__ in ("Image", "Labels")
 
 
 def format_value(layer: Layer, value: Any) -> str:

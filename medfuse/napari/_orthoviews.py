@@ -6,6 +6,10 @@ sagittal: z up, y right, anterior on the left). Their layers mirror the main vie
 their arrays (no copies of the data); display properties follow the main layers. All views share one
 cursor: ``dims.point``. A click (without dragging) in any view moves it there; every view redraws its
 slice and its crosshair through that point.
+
+The views never hold up the main one: mirrors are made after the main canvas has drawn, one layer per
+event-loop turn, and the crosshairs are plain vispy lines drawn over each canvas (not napari layers,
+which cost tens of milliseconds per cursor move).
 """
 
 from __future__ import annotations
@@ -16,8 +20,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from qtpy.QtCore import Qt, QTimer
 from qtpy.QtWidgets import QCheckBox, QSplitter, QVBoxLayout, QWidget
-
-from medfuse.napari._layers import ROLE_KEY
 
 if TYPE_CHECKING:  # pragma: no cover
     from napari.components import ViewerModel
@@ -32,12 +34,13 @@ PLANES: dict[str, tuple[int, int, int]] = {"coronal": (1, 0, 2), "sagittal": (2,
 _SYNCED = ("visible", "opacity", "blending", "contrast_limits", "colormap", "gamma", "name",
            "affine", "data", "interpolation2d", "rendering")
 
-CROSSHAIR = "crosshair"
-_CROSSHAIR_COLOR = "#ffd84d"
-
-
-def _is_crosshair(layer: Layer) -> bool:
-    return layer.metadata.get(ROLE_KEY) == CROSSHAIR
+_CROSSHAIR_COLOR = (1.0, 0.85, 0.3, 0.8)
+#: the latest the mirrors wait for the main canvas to draw first (ms)
+_FIRST_DRAW_WAIT_MS = 300
+#: pause between two mirror steps, so that canvases repaint and input is handled in between (ms)
+_STEP_MS = 15
+#: quiet time after a canvas resize before its view is fitted again (ms)
+_FIT_DELAY_MS = 80
 
 
 class OrthoViews(QWidget):
@@ -51,97 +54,157 @@ class OrthoViews(QWidget):
 
     def __init__(self, viewer: Any, *, horizontal: bool = False,
                  parent: QWidget | None = None) -> None:
-        from napari.components import ViewerModel
-        from napari.qt import QtViewer
-
         super().__init__(parent)
         self.viewer = viewer
         self.models: dict[str, ViewerModel] = {}
-        self._qt_viewers: list[QtViewer] = []
+        self.crosshairs: dict[str, Any] = {}
+        self._canvases: dict[str, Any] = {"axial": viewer.window._qt_viewer.canvas}
+        self._qt_viewers: list[Any] = []
         self._mirrors: dict[str, dict[int, Layer]] = {}
+        self._followed: dict[int, Layer] = {}
+        self._fresh: set[str] = set()
         self._syncing = False
-        self._drawing = False
-        splitter = QSplitter(Qt.Orientation.Horizontal if horizontal else Qt.Orientation.Vertical)
-        for plane in PLANES:
-            model = ViewerModel(title=plane)
-            camera = model.scene.camera if hasattr(model, "scene") else model.camera
-            camera.orientation2d = ("up", "right")
-            model.theme = getattr(viewer, "theme", "dark")
-            qt_viewer = QtViewer(model, show_welcome_screen=False)
-            qt_viewer.setMinimumSize(200, 180)
-            splitter.addWidget(qt_viewer)
-            self.models[plane] = model
-            self._qt_viewers.append(qt_viewer)
-            self._mirrors[plane] = {}
-            model.dims.events.point.connect(self._on_mirror_point)
-            model.mouse_drag_callbacks.append(self._click_moves_cursor)
+        self._pending = False
+        self._fit_timer = QTimer(self)
+        self._fit_timer.setSingleShot(True)
+        self._fit_timer.setInterval(_FIT_DELAY_MS)
+        self._fit_timer.timeout.connect(self.fit_views)
+        self._splitter = QSplitter(Qt.Orientation.Horizontal if horizontal else Qt.Orientation.Vertical)
         self.show_crosshair = QCheckBox("crosshair")
         self.show_crosshair.setChecked(True)
-        self.show_crosshair.toggled.connect(lambda _on: self._update_crosshairs(create=True))
+        self.show_crosshair.toggled.connect(lambda _on: self._update_crosshairs())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self._splitter, 1)
         layout.addWidget(self.show_crosshair)
-
-        self._pending = False
         for name in ("inserted", "removed", "moved"):
             getattr(viewer.layers.events, name).connect(self._schedule_resync)
         viewer.dims.events.point.connect(self._on_main_point)
+        viewer.dims.events.ndisplay.connect(self._update_crosshairs)
         viewer.mouse_drag_callbacks.append(self._click_moves_cursor)
-        self._resync()
+        self._schedule_resync()
+
+    def _build_view(self, plane: str) -> None:
+        """Make the canvas of one plane (done after the main canvas has drawn: ~0.5 s each)."""
+        from napari.components import ViewerModel
+        from napari.qt import QtViewer
+
+        model = ViewerModel(title=plane)
+        camera = model.scene.camera if hasattr(model, "scene") else model.camera
+        camera.orientation2d = ("up", "right")
+        model.theme = getattr(self.viewer, "theme", "dark")
+        qt_viewer = QtViewer(model, show_welcome_screen=False)
+        qt_viewer.setMinimumSize(200, 180)
+        qt_viewer.canvas.events.resize.connect(lambda _e: self._fit_timer.start())
+        self._splitter.addWidget(qt_viewer)
+        self.models[plane] = model
+        self._canvases[plane] = qt_viewer.canvas
+        self._qt_viewers.append(qt_viewer)
+        self._mirrors[plane] = {}
+        model.dims.events.point.connect(self._on_mirror_point)
+        model.mouse_drag_callbacks.append(self._click_moves_cursor)
 
     # ------------------------------------------------------------------------------ views
     def all_models(self) -> list[Any]:
         """The main viewer followed by the coronal and sagittal models."""
         return [self.viewer, *self.models.values()]
 
-    def _data_layers(self, model: Any) -> list[Layer]:
-        return [layer for layer in model.layers if not _is_crosshair(layer)]
+    @property
+    def synced(self) -> bool:
+        """True when every view holds a mirror of every main layer (no resync pending)."""
+        return len(self.models) == len(PLANES) and not self._pending and not self._missing()
+
+    def fit_views(self) -> None:
+        """Fit the coronal and sagittal views to their panes (after a resize or new layers)."""
+        for model in self.models.values():
+            if len(model.layers):
+                model.reset_view()
 
     def _schedule_resync(self, event: Any = None) -> None:
-        """Resync once after the current layer-list change is complete (changes never nest)."""
-        if not self._pending:
-            self._pending = True
-            QTimer.singleShot(0, self._resync)
+        """Resync after the current layer-list change, once the main canvas has drawn it."""
+        if self._pending:
+            return
+        self._pending = True
+        draw = self._canvases["axial"].events.draw
+        draw.connect(self._on_main_draw)
+        QTimer.singleShot(_FIRST_DRAW_WAIT_MS, self._resync_if_pending)
+
+    def _on_main_draw(self, event: Any = None) -> None:
+        QTimer.singleShot(0, self._resync_if_pending)
+
+    def _resync_if_pending(self) -> None:
+        if self._pending:
+            self._resync()
+
+    def _missing(self) -> list[tuple[str, Layer]]:
+        return [(plane, source) for source in self.viewer.layers for plane in self.models
+                if id(source) not in self._mirrors[plane]]
 
     def _resync(self) -> None:
-        """Make every extra view hold mirrors of the main data layers, in the same order."""
+        """Drop stale mirrors and add one missing mirror; repeat on the next event-loop turn."""
         self._pending = False
-        from napari.layers import Layer
-
-        sources = self._data_layers(self.viewer)
-        wanted = {id(layer): layer for layer in sources}
+        self._canvases["axial"].events.draw.disconnect(self._on_main_draw)
+        if len(self.models) < len(PLANES):
+            self._build_view(next(p for p in PLANES if p not in self.models))
+            self._pending = True
+            QTimer.singleShot(_STEP_MS, self._resync_if_pending)
+            return
+        wanted = {id(layer): layer for layer in self.viewer.layers}
         for plane, model in self.models.items():
             mirrors = self._mirrors[plane]
-            added = False
             for key in [k for k in mirrors if k not in wanted]:
                 model.layers.remove(mirrors.pop(key))
-            for source in sources:
-                if id(source) not in mirrors:
-                    data, state, kind = source.as_layer_data_tuple()
-                    state.pop("metadata", None)
-                    mirror = Layer.create(data, state, kind)
-                    mirrors[id(source)] = mirror
-                    model.layers.append(mirror)
-                    added = True
-                    for name in _SYNCED:
-                        emitter = getattr(source.events, name, None)
-                        if emitter is not None:
-                            emitter.connect(self._on_source_event)
-            order = [mirrors[id(s)] for s in sources]
-            for index, mirror in enumerate(order):
-                current = model.layers.index(mirror)
-                if current != index:
-                    model.layers.move(current, index)
-            if model.dims.ndim >= 3:
-                model.dims.order = tuple(range(model.dims.ndim - 3)) + tuple(
-                    model.dims.ndim - 3 + a for a in PLANES[plane]
-                )
-            if added:
-                model.reset_view()
+        for key in [k for k in self._followed if k not in wanted]:
+            self._follow(self._followed.pop(key), connect=False)
+        missing = self._missing()
+        self._syncing = True  # a mirror's own dims change must not move the shared cursor
+        try:
+            if missing:
+                self._add_mirror(*missing[0])
+            for plane, model in self.models.items():
+                self._order_mirrors(plane, model)
+        finally:
+            self._syncing = False
+        if len(missing) > 1:
+            self._pending = True
+            QTimer.singleShot(_STEP_MS, self._resync_if_pending)
+            return
+        for plane in self._fresh:
+            self.models[plane].reset_view()
+        self._fresh.clear()
         self._on_main_point()
-        self._update_crosshairs(create=True)
-        self._crosshair_on_top()
+        self._update_crosshairs()
+
+    def _add_mirror(self, plane: str, source: Layer) -> None:
+        from napari.layers import Layer
+
+        data, state, kind = source.as_layer_data_tuple()
+        state.pop("metadata", None)
+        mirror = Layer.create(data, state, kind)
+        self._mirrors[plane][id(source)] = mirror
+        self.models[plane].layers.append(mirror)
+        self._fresh.add(plane)
+        if id(source) not in self._followed:
+            self._followed[id(source)] = source
+            self._follow(source, connect=True)
+
+    def _follow(self, source: Layer, *, connect: bool) -> None:
+        for name in _SYNCED:
+            emitter = getattr(source.events, name, None)
+            if emitter is not None:
+                (emitter.connect if connect else emitter.disconnect)(self._on_source_event)
+
+    def _order_mirrors(self, plane: str, model: Any) -> None:
+        mirrors = self._mirrors[plane]
+        order = [mirrors[id(s)] for s in self.viewer.layers if id(s) in mirrors]
+        for index, mirror in enumerate(order):
+            current = model.layers.index(mirror)
+            if current != index:
+                model.layers.move(current, index)
+        if model.dims.ndim >= 3:
+            model.dims.order = tuple(range(model.dims.ndim - 3)) + tuple(
+                model.dims.ndim - 3 + a for a in PLANES[plane]
+            )
 
     def _on_source_event(self, event: Any) -> None:
         source, name = event.source, event.type
@@ -201,7 +264,7 @@ class OrthoViews(QWidget):
 
     # ------------------------------------------------------------------------------ crosshair
     def _world_box(self) -> np.ndarray | None:
-        boxes = [layer.extent.world for layer in self._data_layers(self.viewer)]
+        boxes = [layer.extent.world for layer in self.viewer.layers]
         if not boxes:
             return None
         ndim = max(b.shape[1] for b in boxes)
@@ -211,11 +274,21 @@ class OrthoViews(QWidget):
 
     def detach(self) -> None:
         """Stop following the main viewer and close the extra canvases (call before closing it)."""
+        self._pending = False
+        self._fit_timer.stop()
         for name in ("inserted", "removed", "moved"):
             getattr(self.viewer.layers.events, name).disconnect(self._schedule_resync)
         self.viewer.dims.events.point.disconnect(self._on_main_point)
+        self.viewer.dims.events.ndisplay.disconnect(self._update_crosshairs)
+        self._canvases["axial"].events.draw.disconnect(self._on_main_draw)
         if self._click_moves_cursor in self.viewer.mouse_drag_callbacks:
             self.viewer.mouse_drag_callbacks.remove(self._click_moves_cursor)
+        for source in self._followed.values():
+            self._follow(source, connect=False)
+        self._followed.clear()
+        for line in self.crosshairs.values():
+            line.parent = None
+        self.crosshairs.clear()
         for mirrors in self._mirrors.values():
             mirrors.clear()
         for model in self.models.values():
@@ -224,47 +297,35 @@ class OrthoViews(QWidget):
             qt_viewer.close()
         self._qt_viewers.clear()
 
-    def _crosshair_on_top(self) -> None:
-        layers = self.viewer.layers
-        index = next((i for i, x in enumerate(layers) if _is_crosshair(x)), None)
-        if index is not None and index != len(layers) - 1:
-            selected = set(layers.selection)
-            layers.move(index, len(layers))
-            layers.selection = selected
-
-    def _update_crosshairs(self, *_: Any, create: bool = False) -> None:
-        if self._drawing:
-            return
-        self._drawing = True
-        try:
-            self._draw_crosshairs(create=create)
-        finally:
-            self._drawing = False
-
-    def _draw_crosshairs(self, *, create: bool) -> None:
-        """Move the crosshairs to the cursor; ``create`` them only outside layer-list events."""
+    def _update_crosshairs(self, *_: Any) -> None:
+        """Draw each view's crosshair through the cursor, across the extent of all layers."""
         box = self._world_box()
-        for model in self.all_models():
-            layer = next((x for x in model.layers if _is_crosshair(x)), None)
-            if box is None or box.shape[1] != 3 or model.dims.ndim != 3:
-                if layer is not None:
-                    layer.visible = False
+        shown = self.show_crosshair.isChecked()
+        for plane, model in zip(("axial", *self.models), self.all_models()):
+            visible = (shown and box is not None and box.shape[1] == 3 and model.dims.ndim == 3
+                       and model.dims.ndisplay == 2)
+            line = self.crosshairs.get(plane)
+            if not visible:
+                if line is not None:
+                    line.visible = False
                 continue
-            lines = _crosshair_lines(np.asarray(model.dims.point, float), box,
-                                     tuple(model.dims.displayed))
-            if layer is None and not create:
-                continue
-            if layer is None:
-                selected = set(model.layers.selection)
-                layer = model.add_shapes(
-                    lines, shape_type="line", name=CROSSHAIR, edge_color=_CROSSHAIR_COLOR,
-                    edge_width=float(np.ptp(box, axis=0).max()) * 0.003, opacity=0.7,
-                    metadata={ROLE_KEY: CROSSHAIR},
-                )
-                model.layers.selection = selected
-            else:
-                layer.data = lines
-            layer.visible = self.show_crosshair.isChecked()
+            displayed = tuple(model.dims.displayed)
+            lines = _crosshair_lines(np.asarray(model.dims.point, float), box, displayed)
+            # vispy scene coordinates are the displayed world axes, last first
+            pos = np.concatenate(lines)[:, [displayed[1], displayed[0]]]
+            if line is None:
+                line = self.crosshairs[plane] = self._new_line(plane)
+            line.set_data(pos=pos)
+            line.visible = True
+
+    def _new_line(self, plane: str) -> Any:
+        from vispy.scene.visuals import Line
+
+        line = Line(np.zeros((4, 2)), color=_CROSSHAIR_COLOR, width=1, connect="segments",
+                    parent=self._canvases[plane].view.scene)
+        line.order = 1_000_000  # over every layer
+        line.set_gl_state("translucent", depth_test=False)
+        return line
 
 
 def _crosshair_lines(point: np.ndarray, box: np.ndarray, shown: tuple[int, ...]) -> list[np.ndarray]:

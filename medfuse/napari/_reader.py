@@ -111,7 +111,7 @@ def study_layer_data(volumes: Sequence[Volume]) -> list[LayerDataTuple]:
     """Layer tuples in display order: hidden extra anatomy, the reference anatomy, then overlays.
 
     The reference is the first CT, else the first anatomical series; functional series (PET, SPECT)
-    are drawn on top of it with their colour map and additive blending.
+    are drawn on top of it in a colour map whose low uptake is transparent.
     """
     label_maps = [v for v in volumes if v.meta.get("label_map")]
     images = [v for v in volumes if not v.meta.get("label_map")]

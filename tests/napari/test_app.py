@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from medfuse.napari._layers import layer_data_to_world
 from medfuse.napari._reader import study_layer_data
 from medfuse.napari._widgets._study import add_layer_data
 from tests.napari.conftest import HOT_POINT_LPS, needs_display
@@ -25,7 +26,7 @@ def app(make_napari_viewer, qtbot, ct_pet):
     panels = build_window(viewer)
     add_layer_data(viewer, study_layer_data(list(ct_pet)))
     viewer.dims.point = WORLD_HOT
-    qtbot.wait(300)
+    qtbot.waitUntil(lambda: panels["Orthogonal views"].synced, timeout=10_000)
     yield viewer, panels
     panels["Orthogonal views"].detach()
 
@@ -39,14 +40,17 @@ def test_pet_overlay_is_drawn_in_colour_over_the_grey_ct(app):
     panels["Orthogonal views"].show_crosshair.setChecked(False)
     ct_layer, pet_layer = viewer.layers["CT ct"], viewer.layers["PT pet"]
     assert viewer.layers.index(pet_layer) > viewer.layers.index(ct_layer)
-    assert pet_layer.blending == "additive" and pet_layer.colormap.name == "inferno"
+    assert pet_layer.colormap.name == "inferno overlay"
     shot = viewer.screenshot(canvas_only=True, flash=False)[..., :3].astype(int)
     assert shot.mean() > 10  # not black
     chroma = shot.max(axis=-1) - shot.min(axis=-1)
-    assert np.count_nonzero(chroma > 30) > 500  # the PET colour map shows over the grey CT
+    tinted = np.count_nonzero(chroma > 30)
+    assert tinted > 500  # the PET hot spot shows in colour over the grey CT
     pet_layer.visible = False
     grey = viewer.screenshot(canvas_only=True, flash=False)[..., :3].astype(int)
     assert np.abs(grey[..., 0] - grey[..., 1]).max() <= 2  # CT alone is grey
+    body = np.count_nonzero(grey[..., 0] > 20)
+    assert tinted < 0.2 * body  # the body at SUV 1 is not tinted, only the hot spot
 
 
 def test_hot_spot_of_4mm_pet_lands_on_the_1mm_ct_marker_on_screen(app):
@@ -66,8 +70,7 @@ def test_orthogonal_views_share_layers_and_cursor(app, qtbot):
     viewer, panels = app
     ortho = panels["Orthogonal views"]
     for plane, model in ortho.models.items():
-        names = [x.name for x in model.layers if x.name != "crosshair"]
-        assert names == [x.name for x in viewer.layers if x.name != "crosshair"], plane
+        assert [x.name for x in model.layers] == [x.name for x in viewer.layers], plane
         assert model.layers["CT ct"].data is viewer.layers["CT ct"].data  # shared, not copied
     target = (30.0, -20.0, 0.0)
     ortho.set_cursor(target)
@@ -76,8 +79,9 @@ def test_orthogonal_views_share_layers_and_cursor(app, qtbot):
         assert np.allclose(model.dims.point, viewer.dims.point)
     assert ortho.models["coronal"].dims.displayed == (0, 2)
     assert ortho.models["sagittal"].dims.displayed == (0, 1)
-    cross = ortho.models["coronal"].layers["crosshair"].data
-    assert any(np.allclose(line[:, 0], 30.0) for line in cross)  # horizontal line at z
+    cross = ortho.crosshairs["coronal"].pos  # scene (x, z) of two segments
+    assert np.allclose(cross[:2, 0], 0.0)  # vertical line at x
+    assert np.allclose(cross[2:, 1], 30.0)  # horizontal line at z
     viewer.layers["PT pet"].opacity = 0.3
     assert ortho.models["sagittal"].layers["PT pet"].opacity == pytest.approx(0.3)
 
@@ -131,7 +135,7 @@ def test_geometry_registration_puts_pet_on_the_ct_grid(app, qtbot):
     _idle(qtbot, register.runner)
     layer = viewer.layers["PT pet registered"]
     assert layer.data.shape == viewer.layers["CT ct"].data.shape
-    assert not viewer.layers["PT pet"].visible
+    qtbot.waitUntil(lambda: not viewer.layers["PT pet"].visible, timeout=2000)
     assert "scanner alignment" in register.result.value
 
 
@@ -180,3 +184,28 @@ def test_study_panel_lists_series_and_picks_ct_and_pet(app):
     rows = {study.table.item(r, 0).text(): study.table.item(r, 1).text()
             for r in range(study.table.rowCount())}
     assert rows == {"CT ct": "CT", "PT pet": "PT"}
+
+
+def test_fuse_panel_average_adds_a_fused_layer_on_the_fixed_grid(app, qtbot):
+    viewer, panels = app
+    fuse = panels["Fuse"]
+    fuse.first.value, fuse.second.value = "CT ct", "PT pet"
+    fuse.method.value = "average"
+    fuse.start()
+    _idle(qtbot, fuse.runner)
+    assert "failed" not in fuse.runner.status.text()
+    layer = viewer.layers["fused (average)"]
+    ct_layer = viewer.layers["CT ct"]
+    assert layer.data.shape[:3] == ct_layer.data.shape
+    assert np.allclose(layer_data_to_world(layer), layer_data_to_world(ct_layer))
+    assert layer.metadata["fusion_method"] == "average"
+    assert not ct_layer.visible and not viewer.layers["PT pet"].visible
+
+
+def test_status_bar_shows_hu_and_suv_with_units(app, qtbot):
+    viewer, _ = app
+    viewer.cursor.position = WORLD_HOT
+    viewer.window._qt_window.status_thread.status_and_tooltip_changed.emit(("napari's", ""))
+    qtbot.waitUntil(lambda: "HU" in str(viewer.status), timeout=2000)
+    assert "CT ct: 900 HU" in viewer.status and "PT pet: 12.00 SUVbw" in viewer.status
+    assert viewer.status.startswith("LPS (12.0, -8.0, 20.0) mm")

@@ -52,8 +52,8 @@ def test_layer_to_volume_gives_back_the_geometry(direction):
     ("modality", "units", "colormap", "blending", "limits"),
     [
         ("CT", "HU", "gray", "translucent_no_depth", (-160.0, 240.0)),
-        ("PT", "SUVbw", "inferno", "additive", (0.0, 10.0)),
-        ("NM", "CNTS", "hot", "additive", None),
+        ("PT", "SUVbw", "inferno overlay", "translucent_no_depth", (0.0, 10.0)),
+        ("NM", "CNTS", "hot overlay", "translucent_no_depth", None),
         ("MR", "a.u.", "gray", "translucent_no_depth", None),
     ],
 )
@@ -62,12 +62,20 @@ def test_display_defaults_follow_the_modality(modality, units, colormap, blendin
     volume = Volume(rng.uniform(1, 100, (8, 16, 16)).astype(np.float32), modality=modality,
                     units=units)
     defaults = display_defaults(volume)
-    assert defaults["colormap"] == colormap
+    assert getattr(defaults["colormap"], "name", defaults["colormap"]) == colormap
     assert defaults["blending"] == blending
     if limits is not None:
         assert defaults["contrast_limits"] == limits
     else:  # robust percentiles of the data
         assert 1.0 <= defaults["contrast_limits"][0] < defaults["contrast_limits"][1] <= 100.0
+
+
+def test_overlay_colormap_is_clear_at_low_uptake_and_opaque_when_hot():
+    from medfuse.napari._layers import overlay_colormap
+
+    alpha = overlay_colormap("inferno").map(np.array([0.0, 0.1, 0.2, 0.35, 1.0]))[:, 3]
+    assert alpha[0] == alpha[1] == 0.0  # SUV <= 1 of 0-10: the CT shows untinted
+    assert 0.0 < alpha[2] < 1.0 and alpha[3] == alpha[4] == 1.0
 
 
 def test_ct_window_presets_and_pet_only_in_suv():

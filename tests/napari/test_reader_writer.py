@@ -44,7 +44,7 @@ def test_study_folder_opens_all_series_with_pet_overlaid_on_ct(sample_study_dir)
     assert pet_at > ct_at  # drawn on top
     pet = by_modality["PT"][0]
     assert pet["units"] == "SUVbw" if "units" in pet else pet["metadata"]["units"] == "SUVbw"
-    assert pet["blending"] == "additive" and pet["colormap"] == "inferno"
+    assert pet["blending"] == "translucent_no_depth" and pet["colormap"].name == "inferno overlay"
     assert by_modality["MR"][0]["visible"] is False
     assert by_modality["CT"][0]["contrast_limits"] == (-160.0, 240.0)
 

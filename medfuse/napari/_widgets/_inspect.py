@@ -40,13 +40,14 @@ def compare_volumes(fixed: Volume, moving: Volume, *, view: str, squares: int = 
     return fixed.with_array(array, modality="OT", units="a.u.", meta={"comparison": view})
 
 
-def readout_lines(viewer: Any, position: Any) -> list[str]:
-    """The readout at a world position (napari z, y, x): the LPS point, then one line per layer."""
+def readout_lines(viewer: Any, position: Any, *, visible_only: bool = False) -> list[str]:
+    """The readout at a world position (napari z, y, x): the LPS point, then one line per layer
+    (top first) with its value in its units: ``CT: 40 HU``, ``PET: 2.31 SUVbw``."""
     position = tuple(float(p) for p in position)
     lps = ", ".join(f"{v:.1f}" for v in position[::-1])
     lines = [f"LPS ({lps}) mm"]
     for layer in reversed(list(viewer.layers)):
-        if not is_medfuse_data_layer(layer):
+        if not is_medfuse_data_layer(layer) or (visible_only and not layer.visible):
             continue
         try:
             value = layer.get_value(position, world=True)
@@ -54,6 +55,36 @@ def readout_lines(viewer: Any, position: Any) -> list[str]:
             value = None
         lines.append(f"{layer.name}: {format_value(layer, value)}")
     return lines
+
+
+def status_text(viewer: Any, position: Any) -> str:
+    """One status-bar line: the LPS point and each visible layer's value with its units."""
+    point, *values = readout_lines(viewer, position, visible_only=True)
+    return f"{point} » " + "    ".join(values)
+
+
+def install_status_readout(viewer: Any) -> None:
+    """Make napari's status bar show HU, SUV (every visible layer's value and units) at the cursor.
+
+    napari computes its status line in a thread and hands it to the window; MedFuse puts its own
+    line in its place whenever the cursor is over the canvas.
+    """
+    window = getattr(viewer.window, "_qt_window", None)
+    checker = getattr(window, "status_thread", None)
+    if checker is None:
+        return
+
+    def show(status_and_tooltip: Any) -> None:
+        if status_and_tooltip is not None and len(viewer.cursor.position):
+            try:
+                text = status_text(viewer, viewer.cursor.position)
+            except (IndexError, ValueError):  # a layer changed under the cursor; keep napari's
+                text = status_and_tooltip[0]
+            status_and_tooltip = (text, status_and_tooltip[1])
+        window.set_status_and_tooltip(status_and_tooltip)
+
+    checker.status_and_tooltip_changed.disconnect(window.set_status_and_tooltip)
+    checker.status_and_tooltip_changed.connect(show)
 
 
 class InspectPanel(Panel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from magicgui.widgets import ComboBox, PushButton
+from qtpy.QtCore import QTimer
 
 from medfuse.napari._layers import layer_to_volume
 from medfuse.napari._tasks import in_subprocess, register_volumes
@@ -110,17 +111,22 @@ class RegisterPanel(Panel):
         def done(output: tuple[Volume, Any]) -> None:
             volume, result = output
             overrides = {
-                "colormap": moving_layer.colormap.name,
+                "colormap": moving_layer.colormap,
                 "contrast_limits": tuple(moving_layer.contrast_limits),
                 "blending": moving_layer.blending,
                 "opacity": moving_layer.opacity,
             }
             name = f"{moving_layer.name} registered"
             self.show_volume(volume, name=name, **overrides)
-            moving_layer.visible = False
-            self.selection.set(moving=name)
-            self.result.value = format_metrics(result)
-            self.runner.show_message(f"registered {moving_layer.name} onto {self.fixed.value}")
+            message = f"registered {moving_layer.name} onto {self.fixed.value}"
+            self.runner.show_message(message)
+
+            def then() -> None:  # on the next event-loop turn: each turn stays short
+                moving_layer.visible = False
+                self.selection.set(moving=name)
+                self.result.value = format_metrics(result)
+
+            QTimer.singleShot(0, then)
 
         if inputs["mode"] == "geometry":
             return self.run(register_volumes, fixed, moving, description="resampling",
