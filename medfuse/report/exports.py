@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -270,7 +271,6 @@ def export_masks_seg(masks: Sequence[Volume], reference_folder: str | Path, fold
     """
     import highdicom as hd
     import pydicom
-    from pydicom.uid import generate_uid
 
     from medfuse.errors import InvalidSeriesError
     from medfuse.io import load
@@ -299,12 +299,9 @@ def export_masks_seg(masks: Sequence[Volume], reference_folder: str | Path, fold
                                                                "Morphologically Altered Structure"),
                 segmented_property_type=hd.sr.CodedConcept("108369006", "SCT", "Neoplasm"),
                 algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL))
-    seg = hd.seg.Segmentation(
-        source_images=sources, pixel_array=labels, segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=descriptions, series_instance_uid=generate_uid(),
-        series_number=_SEG_SERIES, sop_instance_uid=generate_uid(), instance_number=1,
-        manufacturer="MedFuse", manufacturer_model_name="MedFuse", software_versions="medfuse",
-        device_serial_number="0", series_description="MedFuse masks")
+    with warnings.catch_warnings():  # highdicom doubts one-word names it copies from the sources
+        warnings.filterwarnings("ignore", message=".*unlikely to represent the intended person name")
+        seg = _segmentation(hd, sources, labels, descriptions)
     if not patient:  # highdicom copies the sources' patient module
         seg.PatientName, seg.PatientID, seg.PatientBirthDate, seg.PatientSex = \
             "Anonymous^", "MEDFUSE", "", ""
@@ -313,6 +310,18 @@ def export_masks_seg(masks: Sequence[Volume], reference_folder: str | Path, fold
     with atomic_path(folder / "seg.dcm") as tmp:
         seg.save_as(tmp)
     return folder / "seg.dcm"
+
+
+def _segmentation(hd: Any, sources: list[Any], labels: np.ndarray, descriptions: list[Any]) -> Any:
+    """One BINARY DICOM SEG of ``labels`` (segment numbers) over the ``sources`` instances."""
+    from pydicom.uid import generate_uid
+
+    return hd.seg.Segmentation(
+        source_images=sources, pixel_array=labels, segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=descriptions, series_instance_uid=generate_uid(),
+        series_number=_SEG_SERIES, sop_instance_uid=generate_uid(), instance_number=1,
+        manufacturer="MedFuse", manufacturer_model_name="MedFuse", software_versions="medfuse",
+        device_serial_number="0", series_description="MedFuse masks")
 
 
 def export_transforms(registrations: Mapping[str, Any], folder: str | Path) -> dict[str, Path]:
