@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import ndimage as ndi
 
 from medfuse.fusion.registry import FusionMethod
 
@@ -36,10 +35,14 @@ def maximum(arrays: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def _down(x: np.ndarray) -> np.ndarray:
+    from scipy import ndimage as ndi  # here, not at import: keeps `medfuse fuse` start-up short
+
     return ndi.gaussian_filter(x, 1.0, mode="reflect")[tuple(slice(None, None, 2) for _ in x.shape)]
 
 
 def _up(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    from scipy import ndimage as ndi
+
     return ndi.zoom(x, [n / m for n, m in zip(shape, x.shape)], order=1, mode="nearest",
                     grid_mode=True)
 
@@ -69,6 +72,8 @@ def laplacian(arrays: Sequence[np.ndarray], *, levels: int = 4) -> np.ndarray:
 
 def _guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
     """He et al.'s guided filter with box windows of side ``2 * radius + 1``."""
+    from scipy import ndimage as ndi
+
     size = 2 * radius + 1
     mean = lambda x: ndi.uniform_filter(x, size, mode="reflect")  # noqa: E731
     mg, ms = mean(guide), mean(src)
@@ -92,6 +97,8 @@ def gff(
     Laplacian; the binary "most salient" maps are refined with guided filters (``r1, eps1`` for base
     weights, ``r2, eps2`` for detail weights) guided by each source, as in the paper.
     """
+    from scipy import ndimage as ndi
+
     images = [np.asarray(a, np.float64) for a in arrays]
     bases = [ndi.uniform_filter(x, 2 * base_radius + 1, mode="reflect") for x in images]
     details = [x - b for x, b in zip(images, bases)]

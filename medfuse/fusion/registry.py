@@ -163,20 +163,36 @@ def check_inputs(volumes: Sequence[Volume], *, learned: bool = False) -> None:
                 f"{ref.origin}; register and resample it first (Volume.resample_to)"
             )
     for i, vol in enumerate(volumes):
-        if np.issubdtype(vol.array.dtype, np.floating) and not np.all(np.isfinite(vol.array)):
+        array = vol.array
+        # min and max propagate NaN and show infinities: two passes, no boolean copy of a volume
+        if np.issubdtype(array.dtype, np.floating) and array.size and not (
+            np.isfinite(array.min()) and np.isfinite(array.max())
+        ):
             raise FusionError(f"{_describe(vol, i)} contains NaN or infinite values")
 
 
 def _normalise(volumes: Sequence[Volume], display: bool) -> list[np.ndarray]:
+    """Float32 arrays in [0, 1]: 8-bit images divided by 255, others by their modality.
+
+    No float64 copy of a grey volume is made: integers become float32 (exact below 2**24) and the
+    built-in normalisers work in float32; RGB images go through their float64 BT.601 luma.
+    """
     from medfuse.modalities import get_modality
 
     out = []
     for vol in volumes:
-        grey = luma(vol.array, rgb=vol.is_rgb)
-        if display:
-            out.append((grey / 255.0).astype(np.float32))
+        if vol.is_rgb:
+            grey = luma(vol.array, rgb=True)
+        elif np.issubdtype(vol.array.dtype, np.floating):
+            grey = vol.array
         else:
-            out.append(get_modality(vol.modality).normalize(grey, vol.units).astype(np.float32))
+            grey = vol.array.astype(np.float32)
+        if display:
+            # one correctly rounded division: the float32 quotient equals the float64 one rounded
+            out.append((grey / 255.0).astype(np.float32, copy=False))
+        else:
+            normalised = get_modality(vol.modality).normalize(grey, vol.units)
+            out.append(np.asarray(normalised, dtype=np.float32))
     return out
 
 
@@ -194,7 +210,7 @@ def _fuse_with(method: FusionMethod, volumes: Sequence[Volume], params: dict[str
             f"it takes {accepted}"
         ) from err
     fused = np.asarray(method.function(arrays, **params), dtype=np.float32)
-    fused = np.clip(fused, 0.0, 1.0)
+    fused = np.clip(fused, 0.0, 1.0, out=fused if fused.flags.writeable else None)
     colour = next((v for v in volumes if v.is_rgb), None)
     if display:
         fused = np.round(fused * 255.0).astype(np.uint8)

@@ -43,8 +43,13 @@ def read_image2d(path: str | Path, *, modality: str = "OT", units: str = "a.u.")
     return Volume(array, spacing=(1.0, 1.0), modality=modality, units=units, meta=meta)
 
 
-def write_png(volume_or_array: Volume | np.ndarray, path: str | Path) -> Path:
-    """Write a 2D grey or RGB image as PNG, atomically. Non-uint8 data is scaled to 0-255."""
+def write_png(volume_or_array: Volume | np.ndarray, path: str | Path, *,
+              compress_level: int = 6) -> Path:
+    """Write a 2D grey or RGB image as PNG, atomically. Non-uint8 data is scaled to 0-255.
+
+    ``compress_level`` is zlib's (0-9): 1 writes a 256x256 RGB image several times faster than
+    the default 6, in a file of about the same size.
+    """
     from PIL import Image
 
     array = volume_or_array.array if isinstance(volume_or_array, Volume) else volume_or_array
@@ -55,5 +60,5 @@ def write_png(volume_or_array: Volume | np.ndarray, path: str | Path) -> Path:
         array = np.round((finite - lo) / max(hi - lo, 1e-12) * 255).astype(np.uint8)
     path = Path(path)
     with atomic_path(path) as tmp:
-        Image.fromarray(array).save(tmp, format="PNG")
+        Image.fromarray(array).save(tmp, format="PNG", compress_level=compress_level)
     return path

@@ -62,7 +62,13 @@ def test_training_is_seeded_and_writes_a_loadable_bundle(tmp_path: Path, mini_ha
     w1 = torch.load(first / "models" / "model.pt", weights_only=True)
     w2 = torch.load(second / "models" / "model.pt", weights_only=True)
     assert w1.keys() == w2.keys() and all(torch.equal(w1[k], w2[k]) for k in w1)
-    assert load_bundle(first).metadata["training"]["seed"] == 3
+    ts = (first / "models" / "model.ts").read_bytes()
+    assert ts == (second / "models" / "model.ts").read_bytes()  # the TorchScript export too
+    reference = load_bundle(first)
+    assert reference.loader == "monai" and reference.metadata["training"]["seed"] == 3
+    x = torch.rand(1, 2, 40, 36)
+    with torch.inference_mode():
+        assert torch.equal(torch.jit.load(first / "models" / "model.ts")(x), reference.network(x))
 
 
 def test_bad_pipeline_files(tmp_path: Path) -> None:

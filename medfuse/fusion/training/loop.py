@@ -18,6 +18,7 @@ import numpy as np
 
 from medfuse.errors import FusionError
 from medfuse.io._atomic import atomic_path
+from medfuse.fusion.learned import INFERENCE, METADATA, TORCHSCRIPT, WEIGHTS, sha256
 from medfuse.fusion.training.dataset import Pair, harvard_pairs, template_pairs
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,13 @@ def _crop_batch(pairs: list[Pair], rng: np.random.Generator, *, batch: int, patc
                 crop = np.flip(crop, axis=axis)
         out.append(np.ascontiguousarray(crop))
     return np.stack(out)
+
+
+def _saved(save: Any, obj: Any) -> bytes:
+    """The bytes ``save(obj, file)`` writes (``torch.save`` or ``torch.jit.save``); deterministic."""
+    buffer = io.BytesIO()
+    save(obj, buffer)
+    return buffer.getvalue()
 
 
 def _write_bytes(target: Path, data: bytes) -> None:
@@ -117,7 +125,7 @@ def train_fusion(config: Mapping[str, Any]) -> Path:
         loss.backward()
         optimiser.step()
         if step % max(steps // 20, 1) == 0 or step == steps:
-            logger.info("step %d/%d loss %.5f %s", step, steps, float(loss), terms)
+            logger.info("step %d/%d loss %.5f %s", step, steps, float(loss.detach()), terms)
     net.eval()
     with torch.inference_mode():
         val_terms = [fusion_loss(net(torch.from_numpy(np.stack([p.a, p.b])[None])),
@@ -163,10 +171,13 @@ def _write_bundle(config: Mapping[str, Any], net: Any, summary: dict[str, Any]) 
         "training": {"pipeline": config.get("pipeline_file", ""), "loss": config["loss"],
                      "train": config["train"], **summary},
     }
-    buffer = io.BytesIO()
-    torch.save({k: v.detach().clone() for k, v in net.state_dict().items()}, buffer)
-    _write_bytes(out / "models" / "model.pt", buffer.getvalue())
-    _write_bytes(out / "configs" / "inference.json", (json.dumps(inference, indent=2) + "\n").encode())
-    _write_bytes(out / "configs" / "metadata.json", (json.dumps(metadata, indent=2) + "\n").encode())
+    state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    files = {WEIGHTS: _saved(torch.save, state),
+             TORCHSCRIPT: _saved(torch.jit.save, torch.jit.script(net.eval()))}
+    metadata["model_files"] = {name: sha256(data) for name, data in files.items()}
+    for name, data in files.items():
+        _write_bytes(out / name, data)
+    _write_bytes(out / INFERENCE, (json.dumps(inference, indent=2) + "\n").encode())
+    _write_bytes(out / METADATA, (json.dumps(metadata, indent=2) + "\n").encode())
     logger.info("bundle written to %s", out)
     return out
