@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 from magicgui.widgets import ComboBox, FloatSlider, SpinBox
-from qtpy.QtCore import QTimer
+from qtpy.QtCore import QObject, QTimer
 
 from medfuse.modalities import get_modality
 from medfuse.napari._layers import format_value, is_medfuse_data_layer, layer_to_volume, window_presets
@@ -63,6 +63,27 @@ def status_text(viewer: Any, position: Any) -> str:
     return f"{point} » " + "    ".join(values)
 
 
+class _StatusReadout(QObject):
+    """Puts MedFuse's readout line in place of napari's status line (a child of the window, so
+    that the connection ends with the window)."""
+
+    def __init__(self, viewer: Any, window: Any) -> None:
+        super().__init__(window)
+        self._viewer = viewer
+        self._window = window
+
+    def show(self, status_and_tooltip: Any) -> None:
+        """Slot for napari's status thread: its (status, tooltip) with the status replaced."""
+        viewer = self._viewer
+        if status_and_tooltip is not None and len(viewer.cursor.position):
+            try:
+                text = status_text(viewer, viewer.cursor.position)
+            except (IndexError, ValueError):  # a layer changed under the cursor; keep napari's
+                text = status_and_tooltip[0]
+            status_and_tooltip = (text, status_and_tooltip[1])
+        self._window.set_status_and_tooltip(status_and_tooltip)
+
+
 def install_status_readout(viewer: Any) -> None:
     """Make napari's status bar show HU, SUV (every visible layer's value and units) at the cursor.
 
@@ -73,18 +94,9 @@ def install_status_readout(viewer: Any) -> None:
     checker = getattr(window, "status_thread", None)
     if checker is None:
         return
-
-    def show(status_and_tooltip: Any) -> None:
-        if status_and_tooltip is not None and len(viewer.cursor.position):
-            try:
-                text = status_text(viewer, viewer.cursor.position)
-            except (IndexError, ValueError):  # a layer changed under the cursor; keep napari's
-                text = status_and_tooltip[0]
-            status_and_tooltip = (text, status_and_tooltip[1])
-        window.set_status_and_tooltip(status_and_tooltip)
-
+    readout = _StatusReadout(viewer, window)
     checker.status_and_tooltip_changed.disconnect(window.set_status_and_tooltip)
-    checker.status_and_tooltip_changed.connect(show)
+    checker.status_and_tooltip_changed.connect(readout.show)
 
 
 class InspectPanel(Panel):
