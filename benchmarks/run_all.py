@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import platform
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,12 @@ SECTIONS = [
 ]
 
 
+def _demote(markdown: str) -> str:
+    """Headings of a section file become sub-headings (### and deeper) of its RESULTS.md section."""
+    return re.sub(r"^(#+) ", lambda m: "#" * max(3, len(m.group(1)) + 1) + " ", markdown,
+                  flags=re.MULTILINE)
+
+
 def assemble() -> Path:
     """Write RESULTS.md from the per-benchmark result files that exist."""
     parts = [
@@ -40,7 +47,7 @@ def assemble() -> Path:
     for title, script, results in SECTIONS:
         path = HERE / results
         parts += [f"## {title}", "", f"Script: `benchmarks/{script}`.", ""]
-        parts += [path.read_text().strip() if path.exists() else "_not run yet_", ""]
+        parts += [_demote(path.read_text().strip()) if path.exists() else "_not run yet_", ""]
     out = HERE / "RESULTS.md"
     out.write_text("\n".join(parts))
     return out
