@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import subprocess
 import sys
 import tempfile
@@ -64,26 +65,31 @@ def quality(methods: list[str], pairs: list[tuple[str, str, Path, Path]]) -> dic
                 for meth, rows in v.items()} for k, v in table.items()}
 
 
-def throughput(pairs: list[tuple[str, str, Path, Path]], repeat: int) -> tuple[int, float]:
-    """Pairs and seconds of one fresh ``medfuse fuse --manifest`` process over the pairs."""
+def throughput(pairs: list[tuple[str, str, Path, Path]], n: int, *,
+               source: Path | None = None) -> float:
+    """Seconds of one fresh ``medfuse fuse --manifest`` process over ``n`` pairs (cycling ``pairs``).
+
+    ``source``: run the medfuse package found in that folder instead (an older version, for a side
+    by side comparison: ``git archive COMMIT medfuse | tar -x -C DIR``).
+    """
+    env = dict(os.environ, PYTHONPATH=str(source)) if source else None
     with tempfile.TemporaryDirectory() as tmp:
         manifest = Path(tmp) / "pairs.csv"
         with manifest.open("w", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(["id", "a", "b"])
-            for r in range(repeat):
-                for kind, pid, a, b in pairs:
-                    writer.writerow([f"{kind}_{pid}_{r}", a, b])
-        n = len(pairs) * repeat
+            for i in range(n):
+                kind, pid, a, b = pairs[i % len(pairs)]
+                writer.writerow([f"{kind}_{pid}_{i}", a, b])
         t0 = time.perf_counter()
-        subprocess.run([str(Path(sys.executable).parent / "medfuse"), "fuse", "--manifest",
-                        str(manifest), "-o", str(Path(tmp) / "out")], check=True,
-                       capture_output=True)
-        return n, time.perf_counter() - t0
+        subprocess.run([sys.executable, "-c", "import sys; from medfuse.cli import main; "
+                        "sys.exit(main())", "fuse", "--manifest", str(manifest), "-o",
+                        str(Path(tmp) / "out")], check=True, capture_output=True, env=env, cwd=tmp)
+        return time.perf_counter() - t0
 
 
-def volume_seconds(shape: tuple[int, int, int] = (300, 512, 512)) -> float:
-    """Seconds for the default method on a CT (HU) + PET (SUV) pair of ``shape`` (z, y, x)."""
+def volume_seconds(method: str = "default", shape: tuple[int, int, int] = (300, 512, 512)) -> float:
+    """Seconds for ``method`` on a CT (HU) + PET (SUV) pair of ``shape`` (z, y, x), model loaded."""
     from medfuse.fusion import fuse
     from medfuse.volume import Volume
 
@@ -91,9 +97,10 @@ def volume_seconds(shape: tuple[int, int, int] = (300, 512, 512)) -> float:
     ct = Volume((rng.random(shape, dtype=np.float32) * 1400 - 1000).astype(np.int16),
                 modality="CT", units="HU")
     pet = Volume(rng.random(shape, dtype=np.float32) * 12, modality="PT", units="SUVbw")
-    fuse([ct, pet])  # load the model
+    small = [Volume(v.array[:8, :64, :64], modality=v.modality, units=v.units) for v in (ct, pet)]
+    fuse(small, method=method)  # load the model
     t0 = time.perf_counter()
-    fuse([ct, pet])
+    fuse([ct, pet], method=method)
     return time.perf_counter() - t0
 
 
@@ -118,20 +125,39 @@ def markdown(results: dict, methods: list[str], default: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def speed(pairs: list[tuple[str, str, Path, Path]], sizes: list[int], repeat: int,
+          baseline: Path | None) -> str:
+    """Markdown table of manifest throughput (fresh processes, alternating with the baseline)."""
+    runs: dict[tuple[str, int], list[float]] = {}
+    for _ in range(repeat):
+        for n in sizes:
+            for label, source in [("this version", None)] + ([("baseline", baseline)] if baseline else []):
+                runs.setdefault((label, n), []).append(throughput(pairs, n, source=source))
+    lines = ["| version | pairs | seconds (median of %d) | pairs/s |" % repeat, "|---|---|---|---|"]
+    for (label, n), seconds in runs.items():
+        median = float(np.median(seconds))
+        lines.append(f"| {label} | {n} | {median:.2f} | {n / median:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--methods", default="average,maximum,laplacian,gff,learned2d")
-    parser.add_argument("--repeat", type=int, default=2, help="manifest repeats for throughput")
+    parser.add_argument("--sizes", default="50,100,324", help="manifest sizes for throughput")
+    parser.add_argument("--repeat", type=int, default=3, help="fresh processes per size")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="folder holding an older medfuse package to time side by side")
+    parser.add_argument("--speed-only", action="store_true", help="skip the quality tables")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     methods = args.methods.split(",")
     pairs = val_pairs()
-    results = quality(methods, pairs)
-    text = markdown(results, methods, "learned2d")
-    n, seconds = throughput(pairs, args.repeat)
-    text += (f"\n`medfuse fuse --manifest` (default method, fresh process, start-up included): "
-             f"{n} pairs in {seconds:.1f} s = {n / seconds:.1f} pairs/s\n")
-    text += f"\nDefault method on a 512x512x300 CT+PET volume pair: {volume_seconds():.1f} s\n"
+    text = "" if args.speed_only else markdown(quality(methods, pairs), methods, "learned2d")
+    text += ("\n`medfuse fuse --manifest` (default method, fresh process, start-up included):\n\n"
+             + speed(pairs, [int(n) for n in args.sizes.split(",")], args.repeat, args.baseline))
+    for method in ("learned2d", "learned3d"):
+        text += (f"\n`{method}` on a 512x512x300 CT+PET volume pair (in process, model loaded): "
+                 f"{volume_seconds(method):.1f} s\n")
     print(text)
     if args.out:
         args.out.write_text(text)

@@ -32,7 +32,7 @@ def rgb_to_ycbcr(rgb: np.ndarray) -> np.ndarray:
 def ycbcr_to_rgb(ycbcr: np.ndarray) -> np.ndarray:
     """Convert ``(..., 3)`` YCbCr back to RGB, rounded and clipped to uint8."""
     rgb = (np.asarray(ycbcr, dtype=np.float64) - _OFFSET) @ _TO_RGB.T
-    return np.clip(np.round(rgb), 0, 255).astype(np.uint8)
+    return np.clip(np.round(rgb, out=rgb), 0, 255, out=rgb).astype(np.uint8)
 
 
 def luma(image: np.ndarray, *, rgb: bool) -> np.ndarray:

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from medfuse._optional import require
 from medfuse.errors import FusionError
 from medfuse.fusion.registry import FusionMethod
 
@@ -82,12 +83,14 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _monai_inferer(folder: Path) -> Any:
+def _parser(folder: Path) -> Any:
+    """A ``monai.bundle.ConfigParser`` over the bundle's ``inference.json`` (imports MONAI)."""
+    require("monai")
     from monai.bundle import ConfigParser
 
     parser = ConfigParser()
     parser.read_config(str(_bundle_file(folder, INFERENCE)))
-    return parser.get_parsed_content("inferer")
+    return parser
 
 
 def _is_shipped(folder: Path) -> bool:
@@ -111,8 +114,6 @@ def load_bundle(folder: str | Path, *, reference: bool = False) -> Bundle:
         A bundle file is missing, ``model.ts`` does not match its recorded checksum, or the
         weights do not fit the network.
     """
-    from medfuse._optional import require
-
     torch = require("torch")
     folder = Path(folder)
     metadata = _read_json(folder, METADATA)
@@ -122,15 +123,14 @@ def load_bundle(folder: str | Path, *, reference: bool = False) -> Bundle:
         if sha256(data) != metadata.get("model_files", {}).get(TORCHSCRIPT):
             raise FusionError(f"does not match the sha256 recorded in {METADATA}; retrain with "
                               "`medfuse train` or reinstall", path=path)
-        network = torch.jit.load(io.BytesIO(data), map_location="cpu").eval()
+        try:
+            network = torch.jit.load(io.BytesIO(data), map_location="cpu").eval()
+        except Exception as err:
+            raise FusionError(f"cannot load the TorchScript network ({err})", path=path) from err
         dims = int(_read_json(folder, INFERENCE)["network_def"]["spatial_dims"])
-        inferer = _monai_inferer(folder) if dims == 3 else None
+        inferer = _parser(folder).get_parsed_content("inferer") if dims == 3 else None
         return Bundle(folder.name, network, inferer, metadata, dims, "torchscript")
-    require("monai")
-    from monai.bundle import ConfigParser
-
-    parser = ConfigParser()
-    parser.read_config(str(_bundle_file(folder, INFERENCE)))
+    parser = _parser(folder)
     network = parser.get_parsed_content("network_def")
     weights = _bundle_file(folder, WEIGHTS)
     try:
@@ -161,34 +161,46 @@ def run_bundle(bundle: Bundle, a: np.ndarray, b: np.ndarray, *, axis: int = 0,
                threads: int | None = None) -> np.ndarray:
     """Fuse two normalised arrays of one shape with ``bundle`` (2D, or 3D slice-wise / windowed).
 
-    ``threads`` is the number of CPU threads to use: by default one for a 2D image (too little work
-    to share; on a busy machine two threads run several times slower) and two for volumes. A 2D
-    network on a volume runs one slice at a time on ``threads`` worker threads, each with one torch
-    thread; a 3D network gives the threads to torch.
+    ``threads`` is the number of CPU threads to use. A 2D network on a volume runs one slice at a
+    time on ``threads`` worker threads (default two), each with one torch thread. A 2D image and a
+    3D network get ``threads`` torch threads, by default one: torch's threads wait for each other
+    at every operation, and on a shared, busy 2-core machine two of them ran a 3D network 5-7 times
+    slower than one (``benchmarks/results_fusion.md``); pass ``threads=2`` on an idle machine.
     """
-    import torch
-
     if a.ndim == 2:
         if bundle.spatial_dims != 2:
             raise FusionError(f"bundle {bundle.name!r} is 3D and cannot fuse 2D images")
-        with torch.inference_mode(), _torch_threads(threads or 1):
+        with _inference(), _torch_threads(threads or 1):
             return bundle.network(_pair_tensor(a, b))[0, 0].numpy()
-    threads = threads or min(2, os.cpu_count() or 1)
     if bundle.spatial_dims == 3:
-        with torch.inference_mode(), _torch_threads(threads):
+        with _inference(), _torch_threads(threads or 1):
             return bundle.inferer(_pair_tensor(a, b), bundle.network)[0, 0].numpy()
+    threads = threads or min(2, os.cpu_count() or 1)
     if axis not in (0, 1, 2):
         raise FusionError(f"axis must be 0, 1 or 2 (array axes z, y, x), not {axis}")
     a_slices, b_slices = np.moveaxis(a, axis, 0), np.moveaxis(b, axis, 0)
     out = np.empty(a_slices.shape, np.float32)
 
     def fuse_slice(i: int) -> None:
-        with torch.inference_mode():
+        with _inference():
             out[i] = bundle.network(_pair_tensor(a_slices[i], b_slices[i]))[0, 0].numpy()
 
     with _torch_threads(1), ThreadPoolExecutor(max_workers=threads) as pool:
         list(pool.map(fuse_slice, range(len(out))))
     return np.moveaxis(out, 0, axis)
+
+
+@contextlib.contextmanager
+def _inference() -> Iterator[None]:
+    """``torch.inference_mode`` without TorchScript's profiling optimiser.
+
+    The optimiser profiles the first calls of a scripted network (about 50 ms) and gains nothing
+    measurable on these small networks; the graph runs as compiled, with the same results.
+    """
+    import torch
+
+    with torch.inference_mode(), torch.jit.optimized_execution(False):
+        yield
 
 
 def _pair_tensor(a: np.ndarray, b: np.ndarray) -> Any:
