@@ -47,8 +47,8 @@ def write_png(volume_or_array: Volume | np.ndarray, path: str | Path, *,
               compress_level: int = 6) -> Path:
     """Write a 2D grey or RGB image as PNG, atomically. Non-uint8 data is scaled to 0-255.
 
-    ``compress_level`` is zlib's (0-9): 1 writes a 256x256 RGB image several times faster than
-    the default 6, in a file of about the same size.
+    ``compress_level`` is zlib's (0-9): 1 writes a 256x256 RGB image 3-5 times faster than the
+    default 6, in a file about 1 % larger.
     """
     from PIL import Image
 
