@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,20 @@ from medfuse.cli import main
 from medfuse.io import write_nifti
 from medfuse.volume import Volume
 from tests.conftest import real_data
+
+
+@pytest.fixture(autouse=True)
+def _unfreeze_gc() -> Iterator[None]:
+    """`medfuse fuse` ends with gc.freeze() (a process about to exit); not so the test session."""
+    yield
+    gc.unfreeze()
+
+
+def test_the_command_freezes_the_collector_once_the_model_is_loaded(tmp_path: Path) -> None:
+    a, b = _png(tmp_path / "a.png", (16, 16)), _png(tmp_path / "b.png", (16, 16))
+    gc.unfreeze()
+    assert main(["fuse", str(a), str(b), "-o", str(tmp_path / "f.png")]) == 0
+    assert gc.get_freeze_count() > 0
 
 
 def _png(path: Path, shape: tuple[int, ...]) -> Path:
