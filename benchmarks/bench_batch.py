@@ -17,27 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from medfuse.pipeline import parse_pipeline, read_manifest, run_pipeline
+from medfuse.pipeline import load_pipeline, read_manifest, run_pipeline
 
 DATA = Path(os.environ.get("MEDFUSE_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-PIPELINE = """\
-name: pet_ct_quick
-inputs:
-  ct: {role: fixed, modality: CT}
-  pet: {role: moving, modality: PT}
-  mask: {role: mask, optional: true}
-steps:
-  - step: load
-  - step: register
-    mode: geometry
-  - step: fuse
-    method: average
-  - step: quantify
-  - step: report
-    formats: [json]
-  - step: export
-    items: [registered]
-"""
+PIPELINE = Path(__file__).resolve().parents[1] / "pipelines" / "pet_ct_quick.yaml"
 
 
 def run_once(n_studies: int, workers: int, folder: Path) -> dict[str, float]:
@@ -48,7 +31,7 @@ def run_once(n_studies: int, workers: int, folder: Path) -> dict[str, float]:
     manifest = folder / f"studies_{workers}.csv"
     manifest.write_text("study_id,ct,pet,mask\n"
                         + "".join(f"s{i:03d},{row}\n" for i in range(n_studies)))
-    pipeline = parse_pipeline(PIPELINE, source="bench")
+    pipeline = load_pipeline(PIPELINE)
     studies = read_manifest(manifest, pipeline)
     out = folder / f"out_{workers}"
     start = time.perf_counter()

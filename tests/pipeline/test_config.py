@@ -10,7 +10,7 @@ from medfuse.errors import PipelineError
 from medfuse.pipeline.config import RegisterStep, load_pipeline, parse_pipeline
 
 REPO = Path(__file__).resolve().parents[2]
-SHIPPED = ["pet_ct", "mr_ct", "spect_ct", "mr_pet"]
+SHIPPED = ["pet_ct", "mr_ct", "spect_ct", "mr_pet", "pet_ct_quick"]
 
 VALID = """\
 name: t

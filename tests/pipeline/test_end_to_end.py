@@ -16,24 +16,7 @@ import pytest
 from tests.conftest import real_data
 from tests.pipeline.test_runner import assert_complete
 
-PIPELINE = """\
-name: pet_ct_quick
-inputs:
-  ct: {role: fixed, modality: CT}
-  pet: {role: moving, modality: PT}
-  mask: {role: mask, optional: true}
-steps:
-  - step: load
-  - step: register
-    mode: geometry
-  - step: fuse
-    method: average
-  - step: quantify
-  - step: report
-    formats: [json]
-  - step: export
-    items: [registered]
-"""
+PIPELINE = (Path(__file__).resolve().parents[2] / "pipelines" / "pet_ct_quick.yaml").read_text()
 CLI = [sys.executable, "-c", "from medfuse.cli import main; raise SystemExit(main())"]
 
 
