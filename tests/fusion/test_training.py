@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +17,7 @@ from tests.conftest import real_data
 
 torch = pytest.importorskip("torch")
 
-from medfuse.fusion.training import load_pipeline, train_fusion  # noqa: E402
+from medfuse.fusion.training import load_pipeline  # noqa: E402
 from medfuse.fusion.training.dataset import case_of, harvard_pairs  # noqa: E402
 
 
@@ -54,16 +57,22 @@ def _pipeline(tmp_path: Path, root: Path, out: str) -> Path:
     return path
 
 
+def _train_in_a_fresh_process(pipeline: Path, hash_seed: str) -> Path:
+    """``medfuse train`` as a user runs it: a new process (its own Python hash seed)."""
+    code = "import sys; from medfuse.cli import main; sys.exit(main())"
+    done = subprocess.run([sys.executable, "-c", code, "train", str(pipeline)], check=True,
+                          capture_output=True, text=True,
+                          env={**os.environ, "PYTHONHASHSEED": hash_seed})
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
 def test_training_is_seeded_and_writes_a_loadable_bundle(tmp_path: Path, mini_harvard: Path) -> None:
     from medfuse.fusion.learned import load_bundle
 
-    first = train_fusion(load_pipeline(_pipeline(tmp_path, mini_harvard, "one")))
-    second = train_fusion(load_pipeline(_pipeline(tmp_path, mini_harvard, "two")))
-    w1 = torch.load(first / "models" / "model.pt", weights_only=True)
-    w2 = torch.load(second / "models" / "model.pt", weights_only=True)
-    assert w1.keys() == w2.keys() and all(torch.equal(w1[k], w2[k]) for k in w1)
-    ts = (first / "models" / "model.ts").read_bytes()
-    assert ts == (second / "models" / "model.ts").read_bytes()  # the TorchScript export too
+    first = _train_in_a_fresh_process(_pipeline(tmp_path, mini_harvard, "one"), "1")
+    second = _train_in_a_fresh_process(_pipeline(tmp_path, mini_harvard, "two"), "2")
+    for name in ("model.pt", "model.ts"):  # the same bytes, weights and TorchScript export
+        assert (first / "models" / name).read_bytes() == (second / "models" / name).read_bytes()
     reference = load_bundle(first)
     assert reference.loader == "monai" and reference.metadata["training"]["seed"] == 3
     x = torch.rand(1, 2, 40, 36)

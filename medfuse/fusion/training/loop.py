@@ -172,8 +172,11 @@ def _write_bundle(config: Mapping[str, Any], net: Any, summary: dict[str, Any]) 
                      "train": config["train"], **summary},
     }
     state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-    files = {WEIGHTS: _saved(torch.save, state),
-             TORCHSCRIPT: _saved(torch.jit.save, torch.jit.script(net.eval()))}
+    # frozen: weights folded in and submodules inlined, so no module class is written (TorchScript
+    # writes a class's constants in set order, which varies with Python's hash seed): the same
+    # bytes in every process; optimize_numerics=False keeps the outputs those of `net`
+    script = torch.jit.freeze(torch.jit.script(net.eval()), optimize_numerics=False)
+    files = {WEIGHTS: _saved(torch.save, state), TORCHSCRIPT: _saved(torch.jit.save, script)}
     metadata["model_files"] = {name: sha256(data) for name, data in files.items()}
     for name, data in files.items():
         _write_bytes(out / name, data)
