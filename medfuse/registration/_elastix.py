@@ -8,9 +8,11 @@ costs about 1 s, which is what makes a whole ``medfuse register`` run take a few
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,15 +48,19 @@ def load() -> _Elastix:
     """
     from medfuse._optional import require
 
-    require("itk")
-    helpers = require("itk.support.helpers")
-    if "torch" not in sys.modules:  # ITK would import torch (1-2 s) only to accept tensors
-        helpers._HAVE_TORCH = False
-    if "xarray" not in sys.modules:
-        helpers._HAVE_XARRAY = False
-    method = require("itk.itkElastixRegistrationMethodPython")
-    params = require("itk.elxParameterObjectPython")
-    buffer = require("itk.itkPyBufferPython")
+    with _without(_OPTIONAL_EXTRAS):
+        require("itk")
+        helpers = require("itk.support.helpers")
+        if "torch" not in sys.modules:  # ITK would import torch (1-2 s) only to accept tensors
+            helpers._HAVE_TORCH = False
+        if "xarray" not in sys.modules:
+            helpers._HAVE_XARRAY = False
+        method = require("itk.itkElastixRegistrationMethodPython")
+        params = require("itk.elxParameterObjectPython")
+        buffer = require("itk.itkPyBufferPython")
+        # the NumPy bridge loads its remaining wrappers lazily on first use (as ``to_itk`` does)
+        warm = buffer.itkPyBufferIF3.GetImageFromArray(np.zeros((2, 2, 2), np.float32))
+        warm.SetDirection(np.eye(3))
     try:
         from importlib.metadata import version
 
@@ -68,6 +74,25 @@ def load() -> _Elastix:
         parameter_object=params.elastixParameterObject,
         version=elastix_version,
     )
+
+
+#: optional packages that ITK's wrappers import only to register hooks (dask serialisation,
+#: IPython completion); blocked while elastix loads, unless already imported (about 0.5 s)
+_OPTIONAL_EXTRAS = ("distributed", "IPython")
+
+
+@contextlib.contextmanager
+def _without(names: tuple[str, ...]) -> Iterator[None]:
+    """Make ``import name`` raise ImportError inside the block for modules not yet imported."""
+    blocked = [n for n in names if n not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for name in blocked:
+            if sys.modules.get(name, 0) is None:
+                del sys.modules[name]
 
 
 def to_itk(volume: Volume, *, origin: Any = None, direction: Any = None) -> Any:
