@@ -9,8 +9,7 @@ Engines load lazily so that ``import medfuse`` stays fast:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from medfuse._lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -22,7 +21,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'medfuse' has no attribute {name!r}")
+__getattr__, _ = lazy_attributes(__name__, _LAZY)

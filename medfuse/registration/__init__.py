@@ -11,8 +11,7 @@ True
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from medfuse._lazy import lazy_attributes
 
 __all__ = [
     "PRESETS",
@@ -39,11 +38,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module 'medfuse.registration' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_attributes(__name__, _WHERE)
