@@ -178,14 +178,38 @@ def _describe(volume: Volume) -> dict[str, Any]:
     return {"size": volume.size, "spacing": volume.spacing, "origin": volume.origin}
 
 
-def layer_data_to_world(layer: Layer) -> np.ndarray:
-    """The full data -> world matrix of a layer (its ``affine`` composed with scale and translate)."""
+def _data_to_physical(layer: Layer) -> np.ndarray:
+    """A layer's scale, translate, rotate and shear as one matrix (applied before its ``affine``)."""
     from napari.utils.transforms import Affine
 
-    inner = Affine(
+    return Affine(
         scale=layer.scale, translate=layer.translate, rotate=layer.rotate, shear=layer.shear
     ).affine_matrix
-    return np.asarray(layer.affine.affine_matrix) @ inner
+
+
+def layer_data_to_world(layer: Layer) -> np.ndarray:
+    """The full data -> world matrix of a layer (its ``affine`` composed with scale and translate)."""
+    return np.asarray(layer.affine.affine_matrix) @ _data_to_physical(layer)
+
+
+def set_layer_data(layer: Layer, data: np.ndarray, data_to_world: np.ndarray) -> None:
+    """Show ``data``, placed by the matrix ``data_to_world``, in an existing layer.
+
+    The layer keeps its name and display settings; replacing the data of a layer costs napari far
+    less than a new layer (no new canvas visual, layer controls or mirrors in the other views).
+
+    Examples
+    --------
+    >>> from napari.layers import Image
+    >>> layer = Image(np.zeros((2, 3, 4)), scale=(2, 2, 2))
+    >>> set_layer_data(layer, np.ones((4, 4, 4)), np.diag([3.0, 3.0, 3.0, 1.0]))
+    >>> layer.data.shape, np.diag(layer_data_to_world(layer)).tolist()
+    ((4, 4, 4), [3.0, 3.0, 3.0, 1.0])
+    """
+    with layer.events.data.blocker():  # napari re-fits the viewer's dims once, not twice
+        layer.data = data
+    layer.affine = np.asarray(data_to_world) @ np.linalg.inv(_data_to_physical(layer))
+    layer.events.data(value=layer.data)
 
 
 def layer_to_volume(layer: Layer) -> Volume:

@@ -8,8 +8,9 @@ cursor: ``dims.point``. A click (without dragging) in any view moves it there; e
 slice and its crosshair through that point.
 
 The views never hold up the main one: mirrors are made after the main canvas has drawn, one layer per
-event-loop turn, and the crosshairs are plain vispy lines drawn over each canvas (not napari layers,
-which cost tens of milliseconds per cursor move).
+event-loop turn; a new cursor position or new data or placement of a main layer reaches the other views
+one view per turn too (each reslices its layers and repaints its canvas); and the crosshairs are plain
+vispy lines drawn over each canvas (not napari layers, which cost tens of milliseconds per cursor move).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import numpy as np
 from qtpy.QtCore import Qt, QTimer
 from qtpy.QtWidgets import QCheckBox, QSplitter, QVBoxLayout, QWidget
 
+from medfuse.napari._layers import layer_data_to_world, set_layer_data
+
 if TYPE_CHECKING:  # pragma: no cover
     from napari.components import ViewerModel
     from napari.layers import Layer
@@ -30,9 +33,11 @@ logger = logging.getLogger(__name__)
 #: dims order of each extra plane (world axes are z, y, x); the last two are displayed
 PLANES: dict[str, tuple[int, int, int]] = {"coronal": (1, 0, 2), "sagittal": (2, 0, 1)}
 
-#: layer properties that mirrors follow
+#: layer properties that mirrors follow at once
 _SYNCED = ("visible", "opacity", "blending", "contrast_limits", "colormap", "gamma", "name",
-           "affine", "data", "interpolation2d", "rendering")
+           "interpolation2d", "rendering")
+#: layer properties that mirrors follow on later event-loop turns, one view per turn (each reslices)
+_GEOMETRY = ("data", "affine")
 
 _CROSSHAIR_COLOR = (1.0, 0.85, 0.3, 0.8)
 #: the latest the mirrors wait for the main canvas to draw first (ms)
@@ -63,6 +68,8 @@ class OrthoViews(QWidget):
         self._mirrors: dict[str, dict[int, Layer]] = {}
         self._followed: dict[int, Layer] = {}
         self._fresh: set[str] = set()
+        #: views owed the cursor, with the ids of main layers whose new geometry their mirrors await
+        self._behind: dict[str, set[int]] = {}
         self._syncing = False
         self._pending = False
         self._fit_timer = QTimer(self)
@@ -111,8 +118,9 @@ class OrthoViews(QWidget):
 
     @property
     def synced(self) -> bool:
-        """True when every view holds a mirror of every main layer (no resync pending)."""
-        return len(self.models) == len(PLANES) and not self._pending and not self._missing()
+        """True when every view holds an up-to-date mirror of every main layer (nothing pending)."""
+        return (len(self.models) == len(PLANES) and not self._pending and not self._behind
+                and not self._missing())
 
     def fit_views(self) -> None:
         """Fit the coronal and sagittal views to their panes (after a resize or new layers)."""
@@ -189,7 +197,7 @@ class OrthoViews(QWidget):
             self._follow(source, connect=True)
 
     def _follow(self, source: Layer, *, connect: bool) -> None:
-        for name in _SYNCED:
+        for name in _SYNCED + _GEOMETRY:
             emitter = getattr(source.events, name, None)
             if emitter is not None:
                 (emitter.connect if connect else emitter.disconnect)(self._on_source_event)
@@ -208,33 +216,59 @@ class OrthoViews(QWidget):
 
     def _on_source_event(self, event: Any) -> None:
         source, name = event.source, event.type
+        if name in _GEOMETRY:
+            self._catch_up_later([p for p, mirrors in self._mirrors.items() if id(source) in mirrors],
+                                 source=source)
+            return
         for mirrors in self._mirrors.values():
             mirror = mirrors.get(id(source))
             if mirror is None:
                 continue
             try:
-                if name == "affine":
-                    mirror.affine = source.affine.affine_matrix
-                elif name == "colormap":
+                if name == "colormap":
                     mirror.colormap = source.colormap
                 else:
                     setattr(mirror, name, getattr(source, name))
             except (AttributeError, ValueError, TypeError):
                 logger.debug("could not mirror %s of %s", name, source.name, exc_info=True)
 
+    def _catch_up_later(self, planes: list[str], *, source: Layer | None = None) -> None:
+        """Owe ``planes`` the cursor (and ``source``'s new geometry); paid one view per turn."""
+        if planes and not self._behind:
+            QTimer.singleShot(_STEP_MS, self._catch_up_one)
+        for plane in planes:
+            stale = self._behind.setdefault(plane, set())
+            if source is not None:
+                stale.add(id(source))
+
+    def _catch_up_one(self) -> None:
+        """Bring one view up to date: its stale mirrors' data and placement, then the cursor."""
+        if not self._behind:
+            return
+        plane = next(iter(self._behind))
+        stale = self._behind.pop(plane)
+        model = self.models.get(plane)
+        self._syncing = True  # a mirror's own dims change must not move the shared cursor
+        try:
+            for key in stale:
+                mirror, source = self._mirrors[plane].get(key), self._followed.get(key)
+                if mirror is not None and source is not None:
+                    set_layer_data(mirror, source.data, layer_data_to_world(source))
+            point = tuple(self.viewer.dims.point)
+            if model is not None and model.dims.ndim == len(point) and tuple(model.dims.point) != point:
+                model.dims.point = point
+        finally:
+            self._syncing = False
+        self._update_crosshairs(only=plane)
+        if self._behind:
+            QTimer.singleShot(_STEP_MS, self._catch_up_one)
+
     # ------------------------------------------------------------------------------ cursor
     def _on_main_point(self, event: Any = None) -> None:
         if self._syncing:
             return
-        self._syncing = True
-        try:
-            point = tuple(self.viewer.dims.point)
-            for model in self.models.values():
-                if model.dims.ndim == len(point) and tuple(model.dims.point) != point:
-                    model.dims.point = point
-        finally:
-            self._syncing = False
-        self._update_crosshairs()
+        self._update_crosshairs(only="axial")
+        self._catch_up_later(list(self.models))
 
     def _on_mirror_point(self, event: Any) -> None:
         if self._syncing:
@@ -275,6 +309,7 @@ class OrthoViews(QWidget):
     def detach(self) -> None:
         """Stop following the main viewer and close the extra canvases (call before closing it)."""
         self._pending = False
+        self._behind.clear()
         self._fit_timer.stop()
         for name in ("inserted", "removed", "moved"):
             getattr(self.viewer.layers.events, name).disconnect(self._schedule_resync)
@@ -297,11 +332,14 @@ class OrthoViews(QWidget):
             qt_viewer.close()
         self._qt_viewers.clear()
 
-    def _update_crosshairs(self, *_: Any) -> None:
-        """Draw each view's crosshair through the cursor, across the extent of all layers."""
+    def _update_crosshairs(self, *_: Any, only: str | None = None) -> None:
+        """Draw each view's crosshair (or ``only`` that plane's) through the cursor, across the
+        extent of all layers; a canvas whose crosshair stays put is not redrawn."""
         box = self._world_box()
         shown = self.show_crosshair.isChecked()
         for plane, model in zip(("axial", *self.models), self.all_models()):
+            if only not in (None, plane):
+                continue
             visible = (shown and box is not None and box.shape[1] == 3 and model.dims.ndim == 3
                        and model.dims.ndisplay == 2)
             line = self.crosshairs.get(plane)
@@ -315,7 +353,8 @@ class OrthoViews(QWidget):
             pos = np.concatenate(lines)[:, [displayed[1], displayed[0]]]
             if line is None:
                 line = self.crosshairs[plane] = self._new_line(plane)
-            line.set_data(pos=pos)
+            if line.pos is None or not np.array_equal(line.pos, pos):
+                line.set_data(pos=pos)
             line.visible = True
 
     def _new_line(self, plane: str) -> Any:

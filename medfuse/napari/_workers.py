@@ -15,7 +15,7 @@ from typing import Any
 
 import threading
 
-from qtpy.QtCore import QObject, Signal
+from qtpy.QtCore import QObject, QTimer, Signal
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 logger = logging.getLogger(__name__)
@@ -96,9 +96,9 @@ class TaskRunner(QWidget):
 
     def _idle(self) -> None:
         self.worker = None
+        self.progress.setVisible(False)  # first: a visible bar repaints the window at once (~30 ms)
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
-        self.progress.setVisible(False)
         self.cancel_button.setVisible(False)
 
     def show_message(self, text: str, *, error: bool = False) -> None:
@@ -173,6 +173,18 @@ class TaskRunner(QWidget):
 
     def _returned(self, task_id: int, description: str, on_done: Callable[[Any], None],
                   result: Any) -> None:
+        """Hide the progress bar now and show the result on the next event-loop turn, so that the
+        panel and the canvases repaint in separate turns (each repaint of the window costs tens of
+        milliseconds under software OpenGL); the task counts as running until then."""
+        if task_id != self._task_id:
+            logger.info("discarding the result of a cancelled task (%s)", description)
+            return
+        self.progress.setVisible(False)
+        self.cancel_button.setVisible(False)
+        QTimer.singleShot(0, lambda: self._deliver(task_id, description, on_done, result))
+
+    def _deliver(self, task_id: int, description: str, on_done: Callable[[Any], None],
+                 result: Any) -> None:
         if task_id != self._task_id:
             logger.info("discarding the result of a cancelled task (%s)", description)
             return

@@ -16,18 +16,35 @@ napari = pytest.importorskip("napari")
 WORLD_HOT = tuple(HOT_POINT_LPS[::-1])
 
 
-@pytest.fixture
-def app(make_napari_viewer, qtbot, ct_pet):
-    """The MedFuse window (panels + orthogonal views) on the synthetic CT and PET."""
+def _window(make_napari_viewer, qtbot, layers):
+    """The MedFuse window (panels + orthogonal views) showing ``layers``, every view drawn."""
     from medfuse.napari._app import build_window
 
     viewer = make_napari_viewer(show=True)
     viewer.window._qt_window.resize(1400, 900)
     panels = build_window(viewer)
-    add_layer_data(viewer, study_layer_data(list(ct_pet)))
+    add_layer_data(viewer, layers)
     viewer.dims.point = WORLD_HOT
     qtbot.waitUntil(lambda: panels["Orthogonal views"].synced, timeout=10_000)
+    return viewer, panels
+
+
+@pytest.fixture
+def app(make_napari_viewer, qtbot, ct_pet):
+    """The MedFuse window on the synthetic CT and PET."""
+    viewer, panels = _window(make_napari_viewer, qtbot, study_layer_data(list(ct_pet)))
     yield viewer, panels
+    panels["Orthogonal views"].detach()
+
+
+@pytest.fixture
+def sample_app(make_napari_viewer, qtbot):
+    """The MedFuse window on the sample study (CT, MR, PET in SUV, lesions) and its truth."""
+    from medfuse.napari._sample_data import sample_study
+    from medfuse.sample import make_study
+
+    viewer, panels = _window(make_napari_viewer, qtbot, sample_study())
+    yield viewer, panels, make_study().truth
     panels["Orthogonal views"].detach()
 
 
@@ -74,7 +91,7 @@ def test_orthogonal_views_share_layers_and_cursor(app, qtbot):
         assert model.layers["CT ct"].data is viewer.layers["CT ct"].data  # shared, not copied
     target = (30.0, -20.0, 0.0)
     ortho.set_cursor(target)
-    qtbot.wait(50)
+    qtbot.waitUntil(lambda: ortho.synced, timeout=2000)  # the other views follow, one per turn
     for model in ortho.models.values():
         assert np.allclose(model.dims.point, viewer.dims.point)
     assert ortho.models["coronal"].dims.displayed == (0, 2)
@@ -126,17 +143,67 @@ def test_window_presets_set_contrast(app):
     assert tuple(viewer.layers["CT ct"].contrast_limits) == (-1350.0, 150.0)
 
 
-def test_geometry_registration_puts_pet_on_the_ct_grid(app, qtbot):
+def _hot_spot_world(layer):
+    """World point (napari z, y, x) of the centre of a layer's voxels above half its maximum."""
+    data = np.asarray(layer.data)
+    return np.asarray(layer.data_to_world(np.argwhere(data > 0.5 * data.max()).mean(axis=0)))
+
+
+def test_geometry_registration_shows_the_resampled_pet_in_place_with_a_before_toggle(app, qtbot):
+    from medfuse.napari._layers import layer_to_volume
+    from medfuse.workflow import register_series
+
     viewer, panels = app
-    register = panels["Register"]
+    ortho, register = panels["Orthogonal views"], panels["Register"]
+    ct_layer, pet_layer = viewer.layers["CT ct"], viewer.layers["PT pet"]
+    before = (pet_layer.data, layer_data_to_world(pet_layer))
+    expected, _ = register_series(layer_to_volume(ct_layer), layer_to_volume(pet_layer),
+                                  mode="geometry")
     register.fixed.value, register.moving.value = "CT ct", "PT pet"
     register.mode.value = "geometry"
+    count = len(viewer.layers)
     register.start()
     _idle(qtbot, register.runner)
-    layer = viewer.layers["PT pet registered"]
-    assert layer.data.shape == viewer.layers["CT ct"].data.shape
-    qtbot.waitUntil(lambda: not viewer.layers["PT pet"].visible, timeout=2000)
+    assert len(viewer.layers) == count and viewer.layers["PT pet"] is pet_layer  # no new layer
+    assert np.allclose(pet_layer.data, expected.array)  # what the engine resamples onto the CT
+    assert np.allclose(layer_data_to_world(pet_layer), expected.napari_affine())
+    assert np.allclose(layer_data_to_world(pet_layer), layer_data_to_world(ct_layer))
+    assert np.linalg.norm(_hot_spot_world(pet_layer) - WORLD_HOT) < 4.0
+    qtbot.waitUntil(lambda: ortho.synced and register.registered.value, timeout=5000)
     assert "scanner alignment" in register.result.value
+    for model in ortho.models.values():  # the other views show the same data, placed the same
+        mirror = model.layers["PT pet"]
+        assert mirror.data is pet_layer.data
+        assert np.allclose(layer_data_to_world(mirror), layer_data_to_world(pet_layer))
+    register.registered.value = False  # before registration
+    assert pet_layer.data is before[0]
+    assert np.allclose(layer_data_to_world(pet_layer), before[1])
+    register.registered.value = True
+    assert np.allclose(pet_layer.data, expected.array)
+
+
+@pytest.mark.slow
+def test_elastix_registration_lands_the_sample_pet_where_its_truth_says(sample_app, qtbot):
+    from medfuse.napari._layers import layer_to_volume
+    from medfuse.registration.transforms import from_matrix
+
+    viewer, panels, truth = sample_app
+    register = panels["Register"]
+    ct_layer = viewer.layers["CT phantom"]
+    pet_layer = viewer.layers["PT FDG PET phantom"]
+    ct, pet = layer_to_volume(ct_layer), layer_to_volume(pet_layer)
+    on_truth = pet.resample_to(ct, transform=from_matrix(np.asarray(
+        truth["transforms"]["pet"]["matrix"]))).array.ravel()
+    on_scanner = pet.resample_to(ct).array.ravel()  # the patient moved: scanner geometry is off
+    register.fixed.value, register.moving.value = ct_layer.name, pet_layer.name
+    register.mode.value = "register"
+    register.start()
+    _idle(qtbot, register.runner, timeout=300_000)
+    assert "failed" not in register.runner.status.text(), register.runner.status.text()
+    assert np.allclose(layer_data_to_world(pet_layer), layer_data_to_world(ct_layer))
+    shown = np.asarray(pet_layer.data).ravel()
+    after, before = (np.corrcoef(shown, x)[0, 1] for x in (on_truth, on_scanner))
+    assert after > 0.95 and after > before + 0.05, (after, before)
 
 
 def test_a_failing_task_is_a_message_not_a_crash(app, qtbot, tmp_path):

@@ -1,17 +1,22 @@
 """Register panel: bring the moving series onto the fixed one with elastix (or by scanner geometry).
 
-The result is a new layer on the fixed grid (``<moving> registered``) drawn with the moving series'
-display settings; the original moving layer is hidden, not deleted, so the two can be compared.
+The result, resampled onto the fixed grid, replaces the data of the moving layer, which keeps its
+name and display settings; a check box switches that layer back to the series before registration and
+forth again, so the two can be compared. Updating the layer in place keeps the window responsive: a
+new layer costs napari 100-300 ms in one event-loop turn (its canvas visual, layer controls, the
+mirrors in the coronal and sagittal views and, with that many new objects, a full garbage collection),
+new data 20-40 ms per view, one view per turn.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
-from magicgui.widgets import ComboBox, PushButton
+from magicgui.widgets import CheckBox, ComboBox, PushButton
 from qtpy.QtCore import QTimer
 
-from medfuse.napari._layers import layer_to_volume
+from medfuse.napari._layers import layer_data_to_world, layer_to_volume, set_layer_data
 from medfuse.napari._tasks import in_subprocess, register_volumes
 from medfuse.napari._widgets._common import LayerPicker, Panel, info_label
 from medfuse.volume import Volume
@@ -65,13 +70,35 @@ class RegisterPanel(Panel):
         self.moving_points = LayerPicker(viewer, label="moving landmarks", kinds=("Points",),
                                          optional=True)
         self.run_button = PushButton(text="Register")
+        self.registered = CheckBox(text="show the moving series registered", value=False,
+                                   enabled=False)
+        self.registered.tooltip = "untick to see the moving series as it was before registration"
         self.result = info_label()
         self.extend([self.fixed, self.moving, self.mode, self.preset, self.fixed_mask,
                      self.moving_mask, self.fixed_points, self.moving_points, self.run_button,
-                     self.result])
+                     self.registered, self.result])
+        #: per registered layer: its (data, data -> world matrix) before and after registration
+        self._versions: weakref.WeakKeyDictionary[Any, dict[bool, tuple[Any, Any]]] = (
+            weakref.WeakKeyDictionary())
         self.follow_selection(self.fixed, self.moving)
         self.run_button.changed.connect(self.start)
+        self.moving.changed.connect(self._update_toggle)
+        self.registered.changed.connect(self._show_version)
         self.finish_layout()
+
+    def _update_toggle(self, *_: Any) -> None:
+        """Enable the before/after check box for a registered moving layer; tick it when shown so."""
+        layer = self.moving.layer()
+        versions = self._versions.get(layer) if layer is not None else None
+        with self.registered.changed.blocked():
+            self.registered.enabled = versions is not None
+            self.registered.value = versions is not None and layer.data is versions[True][0]
+
+    def _show_version(self, registered: bool) -> None:
+        layer = self.moving.layer()
+        versions = self._versions.get(layer) if layer is not None else None
+        if versions is not None and (layer.data is versions[True][0]) != registered:
+            set_layer_data(layer, *versions[registered])
 
     def _inputs(self) -> dict[str, Any]:
         fixed, moving = self.fixed.layer(), self.moving.layer()
@@ -99,7 +126,7 @@ class RegisterPanel(Panel):
         }
 
     def start(self, *_: Any) -> Any:
-        """Run the registration in a worker; the result becomes a layer on the fixed grid."""
+        """Run the registration in a worker; the result replaces the moving layer's data."""
         try:
             inputs = self._inputs()
         except ValueError as err:
@@ -110,20 +137,15 @@ class RegisterPanel(Panel):
 
         def done(output: tuple[Volume, Any]) -> None:
             volume, result = output
-            overrides = {
-                "colormap": moving_layer.colormap,
-                "contrast_limits": tuple(moving_layer.contrast_limits),
-                "blending": moving_layer.blending,
-                "opacity": moving_layer.opacity,
-            }
-            name = f"{moving_layer.name} registered"
-            self.show_volume(volume, name=name, **overrides)
-            message = f"registered {moving_layer.name} onto {self.fixed.value}"
-            self.runner.show_message(message)
+            before = self._versions.get(moving_layer, {}).get(False)
+            before = before or (moving_layer.data, layer_data_to_world(moving_layer))
+            after = (volume.array, volume.napari_affine())
+            self._versions[moving_layer] = {False: before, True: after}
+            set_layer_data(moving_layer, *after)
+            self.runner.show_message(f"registered {moving_layer.name} onto {self.fixed.value}")
 
             def then() -> None:  # on the next event-loop turn: each turn stays short
-                moving_layer.visible = False
-                self.selection.set(moving=name)
+                self._update_toggle()
                 self.result.value = format_metrics(result)
 
             QTimer.singleShot(0, then)
