@@ -42,6 +42,9 @@ Progress = Callable[[int, int, str], None]
 #: elastix works on images binned to about this spacing (mm): accuracy is sub-voxel of it, and
 #: time falls with the voxel count (see docs/registration.md)
 WORKING_SPACING = 2.0
+#: mutual information before and after is measured on images binned to about this spacing (mm):
+#: a quality number, not an optimum, so a quarter of the working voxels is enough (docs/registration.md)
+QUALITY_SPACING = 4.0
 _GRID_KEYS = ("Size", "Index", "Spacing", "Origin", "Direction")
 
 
@@ -81,7 +84,7 @@ def register(
         from the world alignment. Default: ``"landmarks"`` when landmarks are given, else
         ``"geometry"``.
     search : before a rigid first stage, refine the start and the start rotated by +-15 degrees
-        about each axis briefly at 4 mm and continue from the best by normalised mutual information
+        about each axis briefly at 8 mm and continue from the best by normalised mutual information
         (see :mod:`medfuse.registration.search`); makes the answer independent of the start.
     progress : ``progress(step, total, message)`` before each stage and at the end.
     cancel : called between stages; returning True raises :class:`RegistrationCancelled`.
@@ -141,8 +144,9 @@ def register(
     transform = chain_to_sitk(maps)
     if isinstance(transform, sitk.CompositeTransform):
         transform = compose([transform])
-    metrics = _metrics(work_fixed, work_moving, transform, fixed_mask=fixed_mask,
-                       moving_mask=moving_mask, points=points, warnings=warnings, grid=fixed)
+    metrics = _metrics(binned(work_fixed, QUALITY_SPACING), binned(work_moving, QUALITY_SPACING),
+                       transform, fixed_mask=fixed_mask, moving_mask=moving_mask, points=points,
+                       warnings=warnings, grid=fixed, work_grid=work_fixed)
     metrics.update(preset=preset_name, elastix_version=_elastix.load().version,
                    duration_s=round(time.perf_counter() - started, 3))
     for w in metrics["warnings"]:
@@ -246,8 +250,9 @@ def _grid_template(fixed: Volume) -> ParameterMap:
 def _metrics(fixed: Volume, moving: Volume, transform: sitk.Transform, *,
              fixed_mask: Volume | None, moving_mask: Volume | None,
              points: tuple[np.ndarray, np.ndarray] | None, warnings: list[str],
-             grid: Volume) -> dict[str, Any]:
-    """Quality numbers: MI on the (binned) working images, Dice and Jacobian on ``grid``."""
+             grid: Volume, work_grid: Volume) -> dict[str, Any]:
+    """Quality numbers: MI on the binned ``fixed`` and ``moving``, the Jacobian on the working
+    grid, Dice on the full ``grid``."""
     identity = sitk.Transform(fixed.ndim, sitk.sitkIdentity)
     before = quality.mi_on_overlap(fixed, moving, identity)
     after = quality.mi_on_overlap(fixed, moving, transform)
@@ -264,7 +269,7 @@ def _metrics(fixed: Volume, moving: Volume, transform: sitk.Transform, *,
         warped = moving_mask.resample_to(grid, interpolation="nearest", transform=transform)
         metrics["dice"] = round(quality.dice(fixed_mask.array > 0, warped.array > 0), 4)
     if not is_linear(transform):
-        jmin, jmax, folded = quality.jacobian_range(transform, fixed)  # binned grid: enough
+        jmin, jmax, folded = quality.jacobian_range(transform, work_grid)
         metrics.update(jacobian_min=round(jmin, 4), jacobian_max=round(jmax, 4),
                        folding_fraction=folded)
         if folded > 0:

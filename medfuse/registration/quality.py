@@ -21,6 +21,26 @@ def overlap_mask(fixed: Volume, moving: Volume, transform: sitk.Transform | None
     return ones.resample_to(fixed, interpolation="nearest", transform=transform).array > 0
 
 
+def joint_histogram(a: np.ndarray, b: np.ndarray, *, bins: int = 32) -> np.ndarray:
+    """The ``bins`` x ``bins`` joint histogram of two equally shaped samples, equal-width bins over
+    each sample's range (as ``np.histogram2d(a, b, bins)``, by integer binning: several times faster).
+
+    Examples
+    --------
+    >>> joint_histogram(np.array([0.0, 0.0, 1.0]), np.array([5.0, 5.0, 7.0]), bins=2).tolist()
+    [[2, 0], [0, 1]]
+    """
+
+    def bin_index(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64).ravel()
+        lo, hi = float(x.min()), float(x.max())
+        scale = bins / (hi - lo) if hi > lo else 0.0
+        return np.minimum(((x - lo) * scale).astype(np.intp), bins - 1)
+
+    flat = bin_index(a) * bins + bin_index(b)
+    return np.bincount(flat, minlength=bins * bins).reshape(bins, bins)
+
+
 def mutual_information(a: np.ndarray, b: np.ndarray, *, bins: int = 32) -> float:
     """Mutual information in bits of two equally shaped samples (0 for fewer than 2 values).
 
@@ -30,15 +50,33 @@ def mutual_information(a: np.ndarray, b: np.ndarray, *, bins: int = 32) -> float
     >>> round(mutual_information(x, x), 3)
     1.0
     """
-    a = np.asarray(a, dtype=float).ravel()
-    b = np.asarray(b, dtype=float).ravel()
-    if a.size < 2:
+    if np.size(a) < 2:
         return 0.0
-    joint, _, _ = np.histogram2d(a, b, bins=bins)
-    p = joint / joint.sum()
+    p = joint_histogram(a, b, bins=bins) / np.size(a)
     pa, pb = p.sum(axis=1, keepdims=True), p.sum(axis=0, keepdims=True)
     nz = p > 0
     return float(np.sum(p[nz] * np.log2(p[nz] / (pa @ pb)[nz])))
+
+
+def normalized_mutual_information(a: np.ndarray, b: np.ndarray, *, bins: int = 32) -> float:
+    """(H(A) + H(B)) / H(A, B) of two equally shaped samples (1 = independent, 2 = identical).
+
+    Examples
+    --------
+    >>> x = np.repeat([0.0, 1.0], 500)
+    >>> round(normalized_mutual_information(x, x), 3)
+    2.0
+    """
+    if np.size(a) < 2:
+        return 0.0
+    p = joint_histogram(a, b, bins=bins) / np.size(a)
+
+    def entropy(q: np.ndarray) -> float:
+        q = q[q > 0]
+        return float(-np.sum(q * np.log(q)))
+
+    hab = entropy(p)
+    return (entropy(p.sum(axis=0)) + entropy(p.sum(axis=1))) / hab if hab > 0 else 0.0
 
 
 def mi_on_overlap(fixed: Volume, moving: Volume,
@@ -46,8 +84,6 @@ def mi_on_overlap(fixed: Volume, moving: Volume,
     """Mutual information (bits) and normalised mutual information (Studholme's
     (H(A) + H(B)) / H(A, B), insensitive to the size of the overlap) between ``fixed`` and
     ``moving`` mapped by ``transform``, over the overlap."""
-    from medfuse.registration.search import normalized_mutual_information
-
     mask = overlap_mask(fixed, moving, transform)
     warped = moving.resample_to(fixed, transform=transform).array
     a, b = np.asarray(fixed.array)[mask], warped[mask]

@@ -3,8 +3,9 @@
 A gradient-based optimiser of mutual information finds the optimum nearest to its start; from starts
 rotated by 10-15 degrees that can be a wrong one, so the answer would depend on the start. Like
 FLIRT's initial search (Jenkinson and Smith 2001), a few rotated starts are each refined by a short
-elastix run on images binned to about 4 mm, and the best by normalised mutual information
-(Studholme et al. 1999, insensitive to the size of the overlap) is kept.
+elastix run (100 iterations of 1024 samples) on images binned to about 8 mm, and the best by
+normalised mutual information (Studholme et al. 1999, insensitive to the size of the overlap) is
+kept. At 8 mm a start costs about 30 ms, so the seven starts cost less than one full-resolution run.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import SimpleITK as sitk
 
 from medfuse.errors import RegistrationError
 from medfuse.registration.presets import ParameterMap
+from medfuse.registration.quality import normalized_mutual_information
 from medfuse.registration.transforms import affine_matrix, chain_to_sitk, from_matrix, rigid_to_map
 from medfuse.volume import Volume
 
@@ -48,21 +50,6 @@ def rotations(degrees: float = 15.0) -> list[np.ndarray]:
     return out
 
 
-def normalized_mutual_information(a: np.ndarray, b: np.ndarray, *, bins: int = 32) -> float:
-    """(H(A) + H(B)) / H(A, B) of two equally shaped samples (1 = independent, 2 = identical)."""
-    if a.size < 2:
-        return 0.0
-    joint, _, _ = np.histogram2d(a.ravel(), b.ravel(), bins=bins)
-    p = joint / joint.sum()
-
-    def entropy(q: np.ndarray) -> float:
-        q = q[q > 0]
-        return float(-np.sum(q * np.log(q)))
-
-    hab = entropy(p)
-    return (entropy(p.sum(axis=0)) + entropy(p.sum(axis=1))) / hab if hab > 0 else 0.0
-
-
 def score(fixed: Volume, moving: sitk.Image, keep: np.ndarray, transform: sitk.Transform) -> float:
     """Normalised mutual information of ``fixed`` and ``moving`` mapped by ``transform``, over the
     ``keep`` voxels of ``fixed`` that the moving image covers (0 when they cover under 10 %)."""
@@ -88,7 +75,7 @@ def multi_start(
     *,
     run: Any,
     fixed_mask: Volume | None = None,
-    spacing: float = 4.0,
+    spacing: float = 8.0,
     degrees: float = 15.0,
     keep_best: int = 1,
 ) -> list[sitk.Transform]:
@@ -109,8 +96,8 @@ def multi_start(
         keep = coarse_mask.array > 0
         mask_itk = _elastix.to_itk(coarse_mask)
     coarse = dict(stage)
-    coarse.update(NumberOfResolutions=["2"], MaximumNumberOfIterations=["150", "100"],
-                  NumberOfSpatialSamples=["2048"])
+    coarse.update(NumberOfResolutions=["1"], MaximumNumberOfIterations=["100"],
+                  NumberOfSpatialSamples=["1024"])
     m_sitk = m.to_sitk()
     base, centre = affine_matrix(start), fixed.center()
     found: list[tuple[float, sitk.Transform]] = []
