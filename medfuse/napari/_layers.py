@@ -206,7 +206,8 @@ def set_layer_data(layer: Layer, data: np.ndarray, data_to_world: np.ndarray) ->
     >>> layer.data.shape, np.diag(layer_data_to_world(layer)).tolist()
     ((4, 4, 4), [3.0, 3.0, 3.0, 1.0])
     """
-    with layer.events.data.blocker():  # napari re-fits the viewer's dims once, not twice
+    # the new data are sliced and the viewer's dims re-fitted once, when the placement is set too
+    with layer.events.data.blocker(), layer._block_refresh():
         layer.data = data
     layer.affine = np.asarray(data_to_world) @ np.linalg.inv(_data_to_physical(layer))
     layer.events.data(value=layer.data)

@@ -76,6 +76,10 @@ class OrthoViews(QWidget):
         self._fit_timer.setSingleShot(True)
         self._fit_timer.setInterval(_FIT_DELAY_MS)
         self._fit_timer.timeout.connect(self.fit_views)
+        self._catch_up_timer = QTimer(self)
+        self._catch_up_timer.setSingleShot(True)
+        self._catch_up_timer.timeout.connect(self._catch_up_one)
+        self._watch_frames(self._canvases["axial"])
         self._splitter = QSplitter(Qt.Orientation.Horizontal if horizontal else Qt.Orientation.Vertical)
         self.show_crosshair = QCheckBox("crosshair")
         self.show_crosshair.setChecked(True)
@@ -103,6 +107,7 @@ class OrthoViews(QWidget):
         qt_viewer = QtViewer(model, show_welcome_screen=False)
         qt_viewer.setMinimumSize(200, 180)
         qt_viewer.canvas.events.resize.connect(lambda _e: self._fit_timer.start())
+        self._watch_frames(qt_viewer.canvas)
         self._splitter.addWidget(qt_viewer)
         self.models[plane] = model
         self._canvases[plane] = qt_viewer.canvas
@@ -232,10 +237,27 @@ class OrthoViews(QWidget):
             except (AttributeError, ValueError, TypeError):
                 logger.debug("could not mirror %s of %s", name, source.name, exc_info=True)
 
+    def _watch_frames(self, canvas: Any) -> None:
+        """Count ``canvas``'s frames as on screen for :meth:`_catch_up_after_frame`."""
+        frame_swapped = getattr(canvas.native, "frameSwapped", None)  # a QOpenGLWidget's
+        if frame_swapped is not None:
+            frame_swapped.connect(self._on_frame)
+
+    def _catch_up_after_frame(self) -> None:
+        """Catch up one view _STEP_MS after the window's next frame is on screen (or after
+        _FIRST_DRAW_WAIT_MS without one): the repaint of the last change and the next view's update
+        never share an event-loop turn."""
+        if not self._catch_up_timer.isActive():
+            self._catch_up_timer.start(_FIRST_DRAW_WAIT_MS)
+
+    def _on_frame(self) -> None:
+        if self._catch_up_timer.remainingTime() > _STEP_MS:
+            self._catch_up_timer.start(_STEP_MS)
+
     def _catch_up_later(self, planes: list[str], *, source: Layer | None = None) -> None:
         """Owe ``planes`` the cursor (and ``source``'s new geometry); paid one view per turn."""
-        if planes and not self._behind:
-            QTimer.singleShot(_STEP_MS, self._catch_up_one)
+        if planes:
+            self._catch_up_after_frame()
         for plane in planes:
             stale = self._behind.setdefault(plane, set())
             if source is not None:
@@ -261,7 +283,7 @@ class OrthoViews(QWidget):
             self._syncing = False
         self._update_crosshairs(only=plane)
         if self._behind:
-            QTimer.singleShot(_STEP_MS, self._catch_up_one)
+            self._catch_up_after_frame()
 
     # ------------------------------------------------------------------------------ cursor
     def _on_main_point(self, event: Any = None) -> None:
@@ -310,6 +332,7 @@ class OrthoViews(QWidget):
         """Stop following the main viewer and close the extra canvases (call before closing it)."""
         self._pending = False
         self._behind.clear()
+        self._catch_up_timer.stop()
         self._fit_timer.stop()
         for name in ("inserted", "removed", "moved"):
             getattr(self.viewer.layers.events, name).disconnect(self._schedule_resync)

@@ -20,6 +20,10 @@ from qtpy.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBox
 
 logger = logging.getLogger(__name__)
 
+#: pause before a task's result is shown, so that the window repaints the panel and handles input
+#: first (a zero-time timer would run in the same pass of the event loop) (ms)
+_YIELD_MS = 15
+
 
 def error_message(err: BaseException) -> str:
     """One line saying what went wrong (MedFuse errors already name the file and the problem)."""
@@ -103,7 +107,9 @@ class TaskRunner(QWidget):
 
     def show_message(self, text: str, *, error: bool = False) -> None:
         """Show ``text`` in the status line (red for errors) and log it."""
-        self.status.setStyleSheet("color: #ff6b6b;" if error else "")
+        style = "color: #ff6b6b;" if error else ""
+        if self.status.styleSheet() != style:  # a new style sheet re-lays out the whole panel
+            self.status.setStyleSheet(style)
         self.status.setText(text)
         (logger.warning if error else logger.info)(text)
 
@@ -167,21 +173,25 @@ class TaskRunner(QWidget):
     def _on_progress(self, task_id: int, message: str, fraction: float) -> None:
         if task_id != self._task_id or self.worker is None:
             return
+        # QProgressBar repaints at once on a new value, and under software OpenGL each repaint of
+        # the window costs tens of milliseconds: with updates off it repaints with the next frame
+        self.progress.setUpdatesEnabled(False)
         self.progress.setRange(0, 100)
         self.progress.setValue(int(100 * float(fraction)))
+        self.progress.setUpdatesEnabled(True)
         self.show_message(str(message))
 
     def _returned(self, task_id: int, description: str, on_done: Callable[[Any], None],
                   result: Any) -> None:
-        """Hide the progress bar now and show the result on the next event-loop turn, so that the
-        panel and the canvases repaint in separate turns (each repaint of the window costs tens of
-        milliseconds under software OpenGL); the task counts as running until then."""
+        """Hide the progress bar now and show the result a turn later, so that the panel and the
+        canvases repaint in separate turns (each repaint of the window costs tens of milliseconds
+        under software OpenGL); the task counts as running until then."""
         if task_id != self._task_id:
             logger.info("discarding the result of a cancelled task (%s)", description)
             return
         self.progress.setVisible(False)
         self.cancel_button.setVisible(False)
-        QTimer.singleShot(0, lambda: self._deliver(task_id, description, on_done, result))
+        QTimer.singleShot(_YIELD_MS, lambda: self._deliver(task_id, description, on_done, result))
 
     def _deliver(self, task_id: int, description: str, on_done: Callable[[Any], None],
                  result: Any) -> None:
