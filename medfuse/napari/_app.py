@@ -87,10 +87,12 @@ def launch(paths: Sequence[str | Path] = (), *, show: bool = True,
     viewer.window._qt_window.resize(*size)
     panels = build_window(viewer)
     if paths:
+        from qtpy.QtCore import Qt
+
         study = panels["Study"]
-        worker = study.open(list(paths))
-        if worker is not None:
-            worker.returned.connect(lambda _r: jump_to_hottest(viewer))
+        if study.open(list(paths)) is not None:
+            study.runner.result_shown.connect(lambda: jump_to_hottest(viewer),
+                                              Qt.ConnectionType.SingleShotConnection)
     return viewer, panels
 
 

@@ -66,6 +66,9 @@ class TaskRunner(QWidget):
     parent : the panel that owns it.
     """
 
+    #: emitted once a task's result has been shown (after its ``on_done``)
+    result_shown = Signal()
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.progress = QProgressBar()
@@ -206,6 +209,7 @@ class TaskRunner(QWidget):
             return
         if not self.status.text() or self.status.text().endswith("…"):
             self.show_message(f"{description}: done")
+        self.result_shown.emit()
 
     def _errored(self, task_id: int, description: str, err: BaseException) -> None:
         if task_id != self._task_id:

@@ -206,6 +206,24 @@ def test_elastix_registration_lands_the_sample_pet_where_its_truth_says(sample_a
     assert after > 0.95 and after > before + 0.05, (after, before)
 
 
+def test_launch_opens_files_and_puts_the_cursor_on_the_pet_hot_spot(qtbot, tmp_path, ct_pet):
+    from medfuse.io import write_nifti
+    from medfuse.napari._app import launch
+
+    paths = [write_nifti(v, tmp_path / f"{v.modality}.nii.gz") for v in ct_pet]
+    viewer, panels = launch(paths, size=(1200, 800))
+    try:
+        qtbot.waitUntil(lambda: len(viewer.layers) == 2 and not panels["Study"].runner.running,
+                        timeout=60_000)
+        pet = next(x for x in viewer.layers if x.metadata.get("modality") == "PT")
+        index = np.unravel_index(int(np.argmax(pet.data)), pet.data.shape)
+        assert np.allclose(viewer.dims.point, pet.data_to_world(index), atol=1.0)
+        assert viewer.layers.selection.active is pet
+    finally:
+        panels["Orthogonal views"].detach()
+        viewer.close()
+
+
 def test_a_failing_task_is_a_message_not_a_crash(app, qtbot, tmp_path):
     viewer, panels = app
     study = panels["Study"]
