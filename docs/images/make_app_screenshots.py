@@ -41,7 +41,10 @@ def main(study: str) -> None:
     shoot(viewer, "app_study.png")
     run(viewer, panels, "Register", lambda p: (setattr(p.mode, "value", "register"), p.start()))
     wait_for(lambda: ortho.synced, timeout=30)
+    lesions = viewer.layers["lesions"]
+    lesions.visible = False  # the PET lesions are drawn under the lesion labels
     shoot(viewer, "app_registered.png")
+    lesions.visible = True
     run(viewer, panels, "Inspect", lambda p: setattr(p.view, "value", "checkerboard"))
     viewer.cursor.position = viewer.dims.point
     panels["Inspect"]._update_readout()
