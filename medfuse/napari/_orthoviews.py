@@ -237,11 +237,11 @@ class OrthoViews(QWidget):
             except (AttributeError, ValueError, TypeError):
                 logger.debug("could not mirror %s of %s", name, source.name, exc_info=True)
 
-    def _watch_frames(self, canvas: Any) -> None:
-        """Count ``canvas``'s frames as on screen for :meth:`_catch_up_after_frame`."""
+    def _watch_frames(self, canvas: Any, *, watch: bool = True) -> None:
+        """Count ``canvas``'s frames as on screen for :meth:`_catch_up_after_frame` (or stop)."""
         frame_swapped = getattr(canvas.native, "frameSwapped", None)  # a QOpenGLWidget's
         if frame_swapped is not None:
-            frame_swapped.connect(self._on_frame)
+            (frame_swapped.connect if watch else frame_swapped.disconnect)(self._on_frame)
 
     def _catch_up_after_frame(self) -> None:
         """Catch up one view _STEP_MS after the window's next frame is on screen (or after
@@ -339,6 +339,7 @@ class OrthoViews(QWidget):
         self.viewer.dims.events.point.disconnect(self._on_main_point)
         self.viewer.dims.events.ndisplay.disconnect(self._update_crosshairs)
         self._canvases["axial"].events.draw.disconnect(self._on_main_draw)
+        self._watch_frames(self._canvases["axial"], watch=False)
         if self._click_moves_cursor in self.viewer.mouse_drag_callbacks:
             self.viewer.mouse_drag_callbacks.remove(self._click_moves_cursor)
         for source in self._followed.values():
