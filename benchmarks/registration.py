@@ -132,9 +132,12 @@ def ants_rigid(fixed: Volume, moving: Volume) -> sitk.Transform:
     return sitk.ReadTransform(out["fwdtransforms"][0])
 
 
+MEDFUSE = "MedFuse rigid"
+
+
 def methods() -> dict[str, Method]:
     found: dict[str, Method] = {
-        "MedFuse rigid": medfuse_method,
+        MEDFUSE: medfuse_method,
         "elastix default rigid": elastix_default,
         "SimpleITK MI recipe (1 %)": sitk_recipe,
     }
@@ -250,12 +253,25 @@ def render(cache: dict, case_list: list[dict]) -> str:
             "threaded, 10 random perturbations per case. Exact truth: success = TRE < 4 mm. "
             "Scanner: distance from the PET/CT scanner alignment. Own answer: within 2 mm of the "
             "method's own result from the unperturbed start. Times were taken on the 2-core "
-            "machine shared with other jobs (load average about 4): compare columns, not "
-            "absolute values.", "",
+            "machine shared with other jobs, every method on a case before the next case: "
+            "compare columns, not absolute values.", "",
             "| data (truth) | " + " | ".join(methods_done) + " |", "|---|" + "---|" * len(methods_done)]
     for n in names:
         text.append(f"| {n} ({truth[n]}) | " + " | ".join(
             cache["anchors"][m].get(n, "") for m in methods_done) + " |")
+    if cache.get("times", {}).get(MEDFUSE) and len(cache["times"]) > 1:
+        text += ["", "## Speed: each anchor's median time over MedFuse's (same cases, same run)", "",
+                 "| data | " + " | ".join(m for m in methods_done if m != MEDFUSE) + " |",
+                 "|---|" + "---|" * (len(methods_done) - 1)]
+        ours = cache["times"][MEDFUSE]
+        for n in names:
+            cells = [f"{cache['times'][m][n] / ours[n]:.1f}x" if n in cache["times"].get(m, {})
+                     and n in ours else "" for m in methods_done if m != MEDFUSE]
+            text.append(f"| {n} | " + " | ".join(cells) + " |")
+        loads = cache.get("load", [])
+        if loads:
+            text += ["", f"Load average (1 min) at the start and end of the runs: "
+                     f"{', '.join(f'{x:.1f}' for x in loads)} on 2 cores."]
     if cache.get("wide"):
         text += ["", "## MedFuse from wider starts (+-15 degrees, +-20 mm per axis)", "",
                  "| data (truth) | MedFuse rigid |", "|---|---|"]
@@ -300,15 +316,19 @@ def main() -> None:
 
     all_cases = cases()
     chosen = {k: v for k, v in methods().items() if args.only.lower() in k.lower()}
-    for name, method in chosen.items():
-        done = cache["anchors"].setdefault(name, {})
-        for i, case in enumerate(all_cases):
+    cache.setdefault("times", {})
+    cache.setdefault("load", []).append(os.getloadavg()[0])
+    for i, case in enumerate(all_cases):  # methods side by side, case by case: same machine load
+        for name, method in chosen.items():
+            done = cache["anchors"].setdefault(name, {})
             if case["name"] in done:
                 continue
             r = run_case(case, method, n=args.n, degrees=10.0, mm=10.0, seed=100 + i)
             done[case["name"]] = summary(case, r)
+            cache["times"].setdefault(name, {})[case["name"]] = statistics.median(r["time"])
             print(f"{case['name']:<22} {name:<28} {done[case['name']]}", flush=True)
             save()
+    cache["load"].append(os.getloadavg()[0])
     if args.wide:
         wide = cache.setdefault("wide", {})
         for i, case in enumerate(all_cases):

@@ -3,7 +3,7 @@
 A gradient-based optimiser of mutual information finds the optimum nearest to its start; from starts
 rotated by 10-15 degrees that can be a wrong one, so the answer would depend on the start. Like
 FLIRT's initial search (Jenkinson and Smith 2001), a few rotated starts are each refined by a short
-elastix run (100 iterations of 1024 samples) on images binned to about 8 mm, and the best by
+elastix run (100 iterations of 512 samples) on images binned to about 8 mm, and the best by
 normalised mutual information (Studholme et al. 1999, insensitive to the size of the overlap) is
 kept. At 8 mm a start costs about 30 ms, so the seven starts cost less than one full-resolution run.
 """
@@ -97,7 +97,7 @@ def multi_start(
         mask_itk = _elastix.to_itk(coarse_mask)
     coarse = dict(stage)
     coarse.update(NumberOfResolutions=["1"], MaximumNumberOfIterations=["100"],
-                  NumberOfSpatialSamples=["1024"])
+                  NumberOfSpatialSamples=["512"])
     m_sitk = m.to_sitk()
     base, centre = affine_matrix(start), fixed.center()
     found: list[tuple[float, sitk.Transform]] = []
