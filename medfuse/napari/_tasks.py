@@ -20,19 +20,23 @@ from medfuse.volume import Volume
 def register_volumes(fixed: Volume, moving: Volume, *, mode: str, preset: str | None,
                      masks: dict[str, Volume], landmarks: tuple[Any, Any] | None,
                      progress: Any = None, cancel: Any = None) -> tuple[Volume, Any]:
-    """One call into the engine: the workflow's geometry step, or ``registration.register`` (with
-    masks, landmarks, progress and cancel) followed by resampling onto the fixed grid."""
+    """One call into the engine: ``registration.register`` (with masks, landmarks, progress and
+    cancel), its result applied to ``moving`` on ``moving``'s own grid; or, where the scanner
+    geometry is kept (``mode="geometry"``, or ``"auto"`` on one scanner's frame of reference),
+    ``moving`` as it is and no result.
+
+    The registered series keeps its grid (a PET stays on its 4 mm grid, uncropped) and its place in
+    the world: shown in place of the original, it changes no extent of the viewer.
+    """
     from medfuse import registration
 
     if mode == "auto":
         mode = "register" if registration.needs_registration(fixed, moving) else "geometry"
     if mode == "geometry":
-        from medfuse.workflow import register_series
-
-        return register_series(fixed, moving, mode="geometry")
+        return moving, None
     result = registration.register(fixed, moving, preset=preset, landmarks=landmarks,
                                    progress=progress, cancel=cancel, **masks)
-    return result.apply(moving), result
+    return result.apply(moving, reference=moving), result
 
 
 class TaskCancelled(MedFuseError):

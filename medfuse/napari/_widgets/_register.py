@@ -1,11 +1,12 @@
 """Register panel: bring the moving series onto the fixed one with elastix (or by scanner geometry).
 
-The result, resampled onto the fixed grid, replaces the data of the moving layer, which keeps its
-name and display settings; a check box switches that layer back to the series before registration and
-forth again, so the two can be compared. Updating the layer in place keeps the window responsive: a
-new layer costs napari 100-300 ms in one event-loop turn (its canvas visual, layer controls, the
-mirrors in the coronal and sagittal views and, with that many new objects, a full garbage collection),
-new data 20-40 ms per view, one view per turn.
+The registered series, resampled on its own grid, replaces the data of the moving layer, which keeps
+its name, grid, place and display settings; a check box switches that layer back to the series before
+registration and forth again, so the two can be compared. Updating the layer in place keeps the window
+responsive: a new layer costs napari 100-300 ms in one event-loop turn (its canvas visual, layer
+controls, the mirrors in the coronal and sagittal views and, with that many new objects, a full
+garbage collection); new data on an unchanged grid about 10 ms per view, one view per turn, where data
+on another grid would re-fit every view's dims and reslice all their layers.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import weakref
 from typing import Any
 
 from magicgui.widgets import CheckBox, ComboBox, PushButton
-from qtpy.QtCore import QTimer
 
 from medfuse.napari._layers import layer_data_to_world, layer_to_volume, set_layer_data
 from medfuse.napari._tasks import in_subprocess, register_volumes
@@ -24,7 +24,7 @@ from medfuse.volume import Volume
 MODES = {
     "auto (scanner alignment for PET/CT, else register)": "auto",
     "register (elastix)": "register",
-    "scanner geometry only (resample)": "geometry",
+    "scanner geometry only (no registration)": "geometry",
 }
 
 
@@ -39,7 +39,7 @@ def _preset_names() -> list[Any]:
 def format_metrics(result: Any) -> str:
     """Short text of a registration result's quality numbers."""
     if result is None:
-        return "kept the scanner alignment (same frame of reference): resampled, not registered"
+        return "kept the scanner alignment (same frame of reference): not registered"
     metrics = getattr(result, "metrics", {}) or {}
     parts = []
     for key, value in metrics.items():
@@ -126,7 +126,8 @@ class RegisterPanel(Panel):
         }
 
     def start(self, *_: Any) -> Any:
-        """Run the registration in a worker; the result replaces the moving layer's data."""
+        """Run the registration in a worker; the registered series replaces the moving layer's
+        data."""
         try:
             inputs = self._inputs()
         except ValueError as err:
@@ -137,21 +138,20 @@ class RegisterPanel(Panel):
 
         def done(output: tuple[Volume, Any]) -> None:
             volume, result = output
-            before = self._versions.get(moving_layer, {}).get(False)
-            before = before or (moving_layer.data, layer_data_to_world(moving_layer))
-            after = (volume.array, volume.napari_affine())
-            self._versions[moving_layer] = {False: before, True: after}
-            set_layer_data(moving_layer, *after)
-            self.runner.show_message(f"registered {moving_layer.name} onto {self.fixed.value}")
-
-            def then() -> None:  # on the next event-loop turn: each turn stays short
-                self._update_toggle()
-                self.result.value = format_metrics(result)
-
-            QTimer.singleShot(0, then)
+            if result is None:  # the scanner alignment is what the layer shows already
+                self.runner.show_message(f"{moving_layer.name}: kept the scanner alignment")
+            else:
+                before = self._versions.get(moving_layer, {}).get(False)
+                before = before or (moving_layer.data, layer_data_to_world(moving_layer))
+                after = (volume.array, volume.napari_affine())
+                self._versions[moving_layer] = {False: before, True: after}
+                set_layer_data(moving_layer, *after)
+                self.runner.show_message(f"registered {moving_layer.name} onto {self.fixed.value}")
+            self._update_toggle()
+            self.result.value = format_metrics(result)
 
         if inputs["mode"] == "geometry":
-            return self.run(register_volumes, fixed, moving, description="resampling",
+            return self.run(register_volumes, fixed, moving, description="scanner alignment",
                             on_done=done, control=True, **inputs)
         return self.run(in_subprocess, register_volumes, fixed, moving, description="registration",
                         on_done=done, control=True, **inputs)
