@@ -28,7 +28,7 @@ from medfuse.registration.presets import (
     read_parameter_file,
 )
 from medfuse.registration.result import RegistrationResult
-from medfuse.registration.search import binned, binned_mask, multi_start, score
+from medfuse.registration.search import binned, binned_mask, multi_start
 from medfuse.registration.transforms import chain_to_sitk, compose, is_linear, kabsch, rigid_to_map
 from medfuse.volume import Volume
 
@@ -120,23 +120,15 @@ def register(
     masks = {k: _elastix.to_itk(v) if v is not None else None for k, v in work_masks.items()}
     run = functools.partial(_elastix.run, fixed_itk, moving_itk, threads=threads, source=source,
                             **masks)
-    starts = [start]
     if search and stages[0].get("Transform") == ["EulerTransform"] and fixed.ndim == 3:
         _step(progress, cancel, 0, total, "trying start rotations")
-        starts = multi_start(work_fixed, work_moving, start, stages[0], template,
-                             run=functools.partial(_elastix.run, threads=threads, source=source),
-                             fixed_mask=work_masks["fixed_mask"])
-        # the search did the coarse levels; the first stage refines at the two finest levels only
+        start = multi_start(work_fixed, work_moving, start, stages[0], template,
+                            run=functools.partial(_elastix.run, threads=threads, source=source),
+                            fixed_mask=work_masks["fixed_mask"])
+        # the search did the coarse level; the first stage refines at the two finest levels only
         stages = [{**stages[0], "NumberOfResolutions": ["2"]}, *stages[1:]]
     _step(progress, cancel, 1, total, f"stage 1/{len(stages)}: {stages[0]['Transform'][0]}")
-    candidates = [run([stages[0]], initial_maps=[rigid_to_map(s, template)]) for s in starts]
-    maps = candidates[0]
-    if len(candidates) > 1:
-        fixed_work_mask = work_masks["fixed_mask"]
-        keep = (np.ones(work_fixed.array.shape, bool) if fixed_work_mask is None
-                else np.asarray(fixed_work_mask.array) > 0)
-        moving_image = work_moving.to_sitk()
-        maps = max(candidates, key=lambda c: score(work_fixed, moving_image, keep, chain_to_sitk(c)))
+    maps = run([stages[0]], initial_maps=[rigid_to_map(start, template)])
     for i, stage in enumerate(stages[1:], start=2):
         _step(progress, cancel, i, total, f"stage {i}/{len(stages)}: {stage['Transform'][0]}")
         maps = run([stage], initial_maps=maps)

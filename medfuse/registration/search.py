@@ -77,13 +77,15 @@ def multi_start(
     fixed_mask: Volume | None = None,
     spacing: float = 8.0,
     degrees: float = 15.0,
-    keep_best: int = 1,
-) -> list[sitk.Transform]:
-    """The best ``keep_best`` of ``start`` and ``start`` rotated about the fixed centre, each
-    refined briefly, best first.
+    agree_mm: float = 4.0,
+) -> sitk.Transform:
+    """The best (by :func:`score`) of ``start`` and ``start`` rotated about the fixed centre, each
+    refined briefly at ``spacing`` mm.
 
+    The search stops after the first three starts (the start and +-``degrees`` about x) when they
+    reach one pose (no fixed-image corner more than ``agree_mm`` apart): starts that far apart
+    ending together show a basin wide enough that the other rotations would end there too.
     ``run(fixed_itk, moving_itk, maps, initial_maps=..., fixed_mask=...)`` is the elastix runner.
-    The caller refines the returned starts at full resolution and keeps the best (:func:`score`).
     """
     from medfuse.registration import _elastix
 
@@ -100,6 +102,7 @@ def multi_start(
                   NumberOfSpatialSamples=["512"])
     m_sitk = m.to_sitk()
     base, centre = affine_matrix(start), fixed.center()
+    corners = _corners(fixed)
     found: list[tuple[float, sitk.Transform]] = []
     for r in rotations(degrees):
         rot = np.eye(4)
@@ -113,5 +116,21 @@ def multi_start(
             continue
         refined = from_matrix(affine_matrix(chain_to_sitk(maps)), center=centre)
         found.append((score(f, m_sitk, keep, refined), refined))
-    found.sort(key=lambda item: -item[0])
-    return [t for _, t in found[:keep_best]] or [start]
+        if len(found) == 3 and all(_distance(found[0][1], t, corners) < agree_mm
+                                   for _, t in found[1:]):
+            break
+    return max(found, key=lambda item: item[0])[1] if found else start
+
+
+def _corners(volume: Volume) -> np.ndarray:
+    """World (LPS) positions of the corner voxels of ``volume``'s grid."""
+    last = np.asarray(volume.size) - 1
+    index = np.array(list(itertools.product(*[(0, n) for n in last])), dtype=float)
+    return volume.index_to_world(index)
+
+
+def _distance(a: sitk.Transform, b: sitk.Transform, points: np.ndarray) -> float:
+    """The largest distance (mm) between where ``a`` and ``b`` send ``points``."""
+    return max(float(np.linalg.norm(np.subtract(a.TransformPoint(tuple(map(float, p))),
+                                                b.TransformPoint(tuple(map(float, p))))))
+               for p in points)
