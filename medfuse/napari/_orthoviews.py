@@ -9,7 +9,7 @@ slice and its crosshair through that point.
 
 The views never hold up the main one: mirrors are made after the main canvas has drawn, one layer per
 event-loop turn; a new cursor position or new data or placement of a main layer reaches the other views
-one view per turn too (each reslices its layers and repaints its canvas); and the crosshairs are plain
+one view per frame (each reslices its layers and repaints its canvas); and the crosshairs are plain
 vispy lines drawn over each canvas (not napari layers, which cost tens of milliseconds per cursor move).
 """
 
@@ -36,7 +36,7 @@ PLANES: dict[str, tuple[int, int, int]] = {"coronal": (1, 0, 2), "sagittal": (2,
 #: layer properties that mirrors follow at once
 _SYNCED = ("visible", "opacity", "blending", "contrast_limits", "colormap", "gamma", "name",
            "interpolation2d", "rendering")
-#: layer properties that mirrors follow on later event-loop turns, one view per turn (each reslices)
+#: layer properties that mirrors follow on later event-loop turns, one view per frame (each reslices)
 _GEOMETRY = ("data", "affine")
 
 _CROSSHAIR_COLOR = (1.0, 0.85, 0.3, 0.8)
@@ -255,7 +255,7 @@ class OrthoViews(QWidget):
             self._catch_up_timer.start(_STEP_MS)
 
     def _catch_up_later(self, planes: list[str], *, source: Layer | None = None) -> None:
-        """Owe ``planes`` the cursor (and ``source``'s new geometry); paid one view per turn."""
+        """Owe ``planes`` the cursor (and ``source``'s new geometry); paid one view per frame."""
         if planes:
             self._catch_up_after_frame()
         for plane in planes:

@@ -189,8 +189,7 @@ class TaskRunner(QWidget):
         """Hide the progress bar now and show the result a turn later, so that the panel and the
         canvases repaint in separate turns (each repaint of the window costs tens of milliseconds
         under software OpenGL); the task counts as running until then."""
-        if task_id != self._task_id:
-            logger.info("discarding the result of a cancelled task (%s)", description)
+        if self._cancelled(task_id, description):
             return
         self.progress.setVisible(False)
         self.cancel_button.setVisible(False)
@@ -198,8 +197,7 @@ class TaskRunner(QWidget):
 
     def _deliver(self, task_id: int, description: str, on_done: Callable[[Any], None],
                  result: Any) -> None:
-        if task_id != self._task_id:
-            logger.info("discarding the result of a cancelled task (%s)", description)
+        if self._cancelled(task_id, description):
             return
         self._idle()
         try:
@@ -210,6 +208,13 @@ class TaskRunner(QWidget):
         if not self.status.text() or self.status.text().endswith("…"):
             self.show_message(f"{description}: done")
         self.result_shown.emit()
+
+    def _cancelled(self, task_id: int, description: str) -> bool:
+        """True (and logged) when ``task_id``'s result belongs to a cancelled task."""
+        if task_id == self._task_id:
+            return False
+        logger.info("discarding the result of a cancelled task (%s)", description)
+        return True
 
     def _errored(self, task_id: int, description: str, err: BaseException) -> None:
         if task_id != self._task_id:

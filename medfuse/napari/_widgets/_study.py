@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 from magicgui.widgets import FileEdit, PushButton
-from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem
 
 from medfuse.napari._layers import LayerDataTuple, is_medfuse_data_layer
@@ -78,16 +77,8 @@ class StudyPanel(Panel):
         self.sample_button.changed.connect(self.open_sample)
         for name in ("inserted", "removed", "moved"):
             getattr(viewer.layers.events, name).connect(self.refresh)
-        self._refresh_soon = QTimer(self.native)
-        self._refresh_soon.setSingleShot(True)
-        self._refresh_soon.timeout.connect(self.refresh)
-        viewer.layers.events.connect(self._on_layer_event)
         self.finish_layout()
         self.refresh()
-
-    def _on_layer_event(self, event: Any) -> None:
-        if event.type in ("data", "affine"):  # new data or placement (a registration): next turn
-            self._refresh_soon.start(0)
 
     def open(self, path: str | Path | list[str | Path]) -> Any:
         """Load a study folder or files in a worker and add its series as layers."""
