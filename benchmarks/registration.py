@@ -7,7 +7,8 @@ after each case, so an interrupted run resumes)::
     .venv/bin/python benchmarks/registration.py --out benchmarks/results_registration.md --wide --command
 
 Cases (``../shared/data/volumes``): SPM12 T2, PET and SPECT templates onto T1 (exact truth: the
-identity), the PET and MR of each ``sts`` patient onto its CT (PET: the scanner alignment is the
+identity), the bundled sample phantom's PET and MR onto its CT (exact truth: ``truth.json``, undone
+by re-placing the moving image, so that the truth is the identity here too), the PET and MR of each ``sts`` patient onto its CT (PET: the scanner alignment is the
 reference; MR: no truth, so only "back to its own answer" is measured). Each moving image is
 perturbed by a random rigid transform by changing its geometry (no resampling, so nothing is lost),
 and TRE is the median distance, over 2000 points of the fixed image's anatomy, between where the
@@ -35,6 +36,7 @@ import SimpleITK as sitk  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from medfuse.demo import truth_transforms  # noqa: E402
 from medfuse.io import load  # noqa: E402
 from medfuse.registration import quality  # noqa: E402
 from medfuse.registration.transforms import affine_matrix, compose  # noqa: E402
@@ -53,6 +55,13 @@ def cases() -> list[dict]:
     for name, mod in (("T2", "MR"), ("PET", "PT"), ("SPECT", "NM")):
         out.append(dict(name=f"SPM12 {name} -> T1", fixed=t1, moving=load(spm / f"{name}.nii",
                         modality=mod), truth="exact", anatomy=t1.array > 0.2 * t1.array.max()))
+    study = REPO / "sample_data" / "study"  # the bundled phantom: PET and MR moved by a known truth
+    truth = truth_transforms(json.loads((study / "truth.json").read_text()))
+    phantom_ct = load(study / "ct" / "dicom")
+    for name in ("PET", "MR"):
+        moving = perturbed(load(study / name.lower() / "dicom"), truth[name.lower()])
+        out.append(dict(name=f"Sample phantom {name} -> CT", fixed=phantom_ct, moving=moving,
+                        truth="exact", anatomy=phantom_ct.array > -500))
     for patient in sorted((DATA / "sts").glob("STS_*")):
         ct = load(patient / "CT/nifti/image/image.nii.gz", modality="CT", units="HU")
         body = ct.array > -300
@@ -218,6 +227,13 @@ def pet_ct_question() -> dict[str, dict[str, float]]:
 
     identity = sitk.Euler3DTransform()
     out = {}
+    study = REPO / "sample_data" / "study"  # the bundled phantom: PET and MR moved by a known truth
+    truth = truth_transforms(json.loads((study / "truth.json").read_text()))
+    phantom_ct = load(study / "ct" / "dicom")
+    for name in ("PET", "MR"):
+        moving = perturbed(load(study / name.lower() / "dicom"), truth[name.lower()])
+        out.append(dict(name=f"Sample phantom {name} -> CT", fixed=phantom_ct, moving=moving,
+                        truth="exact", anatomy=phantom_ct.array > -500))
     for patient in sorted((DATA / "sts").glob("STS_*")):
         ct = load(patient / "CT/nifti/image/image.nii.gz", modality="CT", units="HU")
         pet = load(patient / "PET/nifti/image/image.nii.gz", modality="PT")

@@ -125,8 +125,7 @@ def register(
         start = multi_start(work_fixed, work_moving, start, stages[0], template,
                             run=functools.partial(_elastix.run, threads=threads, source=source),
                             fixed_mask=work_masks["fixed_mask"])
-        # the search did the coarse level; the first stage refines at the two finest levels only
-        stages = [{**stages[0], "NumberOfResolutions": ["2"]}, *stages[1:]]
+        stages = [finest_levels(stages[0], 2), *stages[1:]]  # the search did the coarse level
     _step(progress, cancel, 1, total, f"stage 1/{len(stages)}: {stages[0]['Transform'][0]}")
     maps = run([stages[0]], initial_maps=[rigid_to_map(start, template)])
     for i, stage in enumerate(stages[1:], start=2):
@@ -146,6 +145,30 @@ def register(
     if progress is not None:
         progress(total, total, "done")
     return RegistrationResult(transform, maps, fixed, metrics=metrics, preset=preset_name)
+
+
+#: parameters that elastix reads per resolution level (one value for all, or one per level)
+_PER_LEVEL = ("MaximumNumberOfIterations", "NumberOfSpatialSamples", "NumberOfHistogramBins",
+              "MaximumStepLength", "NewSamplesEveryIteration", "ImageSampler")
+
+
+def finest_levels(stage: ParameterMap, n: int) -> ParameterMap:
+    """``stage`` cut to its ``n`` finest resolution levels, per-level values included.
+
+    Examples
+    --------
+    >>> cut = finest_levels({"NumberOfResolutions": ["3"], "NumberOfSpatialSamples": ["1", "2", "3"],
+    ...                      "MaximumNumberOfIterations": ["200"]}, 2)
+    >>> cut["NumberOfResolutions"], cut["NumberOfSpatialSamples"], cut["MaximumNumberOfIterations"]
+    (['2'], ['2', '3'], ['200'])
+    """
+    levels = int(stage.get("NumberOfResolutions", ["1"])[0])
+    if levels <= n:
+        return dict(stage)
+    cut = {k: (v[levels - n:] if k in _PER_LEVEL and len(v) == levels else v)
+           for k, v in stage.items()}
+    cut["NumberOfResolutions"] = [str(n)]
+    return cut
 
 
 def _step(progress: Progress | None, cancel: Callable[[], bool] | None, step: int, total: int,
