@@ -227,13 +227,6 @@ def pet_ct_question() -> dict[str, dict[str, float]]:
 
     identity = sitk.Euler3DTransform()
     out = {}
-    study = REPO / "sample_data" / "study"  # the bundled phantom: PET and MR moved by a known truth
-    truth = truth_transforms(json.loads((study / "truth.json").read_text()))
-    phantom_ct = load(study / "ct" / "dicom")
-    for name in ("PET", "MR"):
-        moving = perturbed(load(study / name.lower() / "dicom"), truth[name.lower()])
-        out.append(dict(name=f"Sample phantom {name} -> CT", fixed=phantom_ct, moving=moving,
-                        truth="exact", anatomy=phantom_ct.array > -500))
     for patient in sorted((DATA / "sts").glob("STS_*")):
         ct = load(patient / "CT/nifti/image/image.nii.gz", modality="CT", units="HU")
         pet = load(patient / "PET/nifti/image/image.nii.gz", modality="PT")

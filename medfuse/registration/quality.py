@@ -41,8 +41,20 @@ def joint_histogram(a: np.ndarray, b: np.ndarray, *, bins: int = 32) -> np.ndarr
     return np.bincount(flat, minlength=bins * bins).reshape(bins, bins)
 
 
+def _entropies(a: np.ndarray, b: np.ndarray, bins: int) -> tuple[float, float, float]:
+    """H(A), H(B) and H(A, B) in nats from the joint histogram of two equally shaped samples."""
+    p = joint_histogram(a, b, bins=bins) / np.size(a)
+
+    def entropy(q: np.ndarray) -> float:
+        q = q[q > 0]
+        return float(-np.sum(q * np.log(q)))
+
+    return entropy(p.sum(axis=1)), entropy(p.sum(axis=0)), entropy(p)
+
+
 def mutual_information(a: np.ndarray, b: np.ndarray, *, bins: int = 32) -> float:
-    """Mutual information in bits of two equally shaped samples (0 for fewer than 2 values).
+    """Mutual information in bits, H(A) + H(B) - H(A, B), of two equally shaped samples (0 for
+    fewer than 2 values).
 
     Examples
     --------
@@ -52,10 +64,8 @@ def mutual_information(a: np.ndarray, b: np.ndarray, *, bins: int = 32) -> float
     """
     if np.size(a) < 2:
         return 0.0
-    p = joint_histogram(a, b, bins=bins) / np.size(a)
-    pa, pb = p.sum(axis=1, keepdims=True), p.sum(axis=0, keepdims=True)
-    nz = p > 0
-    return float(np.sum(p[nz] * np.log2(p[nz] / (pa @ pb)[nz])))
+    ha, hb, hab = _entropies(a, b, bins)
+    return max(0.0, float((ha + hb - hab) / np.log(2.0)))
 
 
 def normalized_mutual_information(a: np.ndarray, b: np.ndarray, *, bins: int = 32) -> float:
@@ -69,14 +79,8 @@ def normalized_mutual_information(a: np.ndarray, b: np.ndarray, *, bins: int = 3
     """
     if np.size(a) < 2:
         return 0.0
-    p = joint_histogram(a, b, bins=bins) / np.size(a)
-
-    def entropy(q: np.ndarray) -> float:
-        q = q[q > 0]
-        return float(-np.sum(q * np.log(q)))
-
-    hab = entropy(p)
-    return (entropy(p.sum(axis=0)) + entropy(p.sum(axis=1))) / hab if hab > 0 else 0.0
+    ha, hb, hab = _entropies(a, b, bins)
+    return (ha + hb) / hab if hab > 0 else 0.0
 
 
 def mi_on_overlap(fixed: Volume, moving: Volume,
