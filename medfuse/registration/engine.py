@@ -269,8 +269,13 @@ def _metrics(fixed: Volume, moving: Volume, transform: sitk.Transform, *,
     """Quality numbers: MI on the binned ``fixed`` and ``moving``, the Jacobian on the working
     grid, Dice on the full ``grid``."""
     identity = sitk.Transform(fixed.ndim, sitk.sitkIdentity)
-    before = quality.mi_on_overlap(fixed, moving, identity)
-    after = quality.mi_on_overlap(fixed, moving, transform)
+    # before and after on the voxels that the moving image covers at both, so that a start with a
+    # smaller (or a differently placed) overlap is not compared with the result on other voxels
+    common = (quality.overlap_mask(fixed, moving, identity)
+              & quality.overlap_mask(fixed, moving, transform))
+    within = common if common.any() else None
+    before = quality.mi_on_overlap(fixed, moving, identity, within=within)
+    after = quality.mi_on_overlap(fixed, moving, transform, within=within)
     metrics: dict[str, Any] = {
         "mi_before": round(before[0], 4), "mi_after": round(after[0], 4),
         "nmi_before": round(before[1], 4), "nmi_after": round(after[1], 4),
