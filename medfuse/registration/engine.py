@@ -43,7 +43,7 @@ Progress = Callable[[int, int, str], None]
 #: time falls with the voxel count (see docs/registration.md)
 WORKING_SPACING = 2.0
 #: mutual information before and after is measured on images binned to about this spacing (mm):
-#: a quality number, not an optimum, so a quarter of the working voxels is enough (docs/registration.md)
+#: a quality number, not an optimum, so 4-8 times fewer voxels than the working grid are enough
 QUALITY_SPACING = 4.0
 _GRID_KEYS = ("Size", "Index", "Spacing", "Origin", "Direction")
 
