@@ -273,9 +273,9 @@ def _metrics(fixed: Volume, moving: Volume, transform: sitk.Transform, *,
     # smaller (or a differently placed) overlap is not compared with the result on other voxels
     common = (quality.overlap_mask(fixed, moving, identity)
               & quality.overlap_mask(fixed, moving, transform))
-    within = common if common.any() else None
-    before = quality.mi_on_overlap(fixed, moving, identity, within=within)
-    after = quality.mi_on_overlap(fixed, moving, transform, within=within)
+    mask = common if common.any() else None
+    before = quality.mi_on_overlap(fixed, moving, identity, mask=mask)
+    after = quality.mi_on_overlap(fixed, moving, transform, mask=mask)
     metrics: dict[str, Any] = {
         "mi_before": round(before[0], 4), "mi_after": round(after[0], 4),
         "nmi_before": round(before[1], 4), "nmi_after": round(after[1], 4),

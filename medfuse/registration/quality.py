@@ -84,14 +84,13 @@ def normalized_mutual_information(a: np.ndarray, b: np.ndarray, *, bins: int = 3
 
 
 def mi_on_overlap(fixed: Volume, moving: Volume, transform: sitk.Transform | None, *,
-                  within: np.ndarray | None = None) -> tuple[float, float]:
+                  mask: np.ndarray | None = None) -> tuple[float, float]:
     """Mutual information (bits) and normalised mutual information (Studholme's
     (H(A) + H(B)) / H(A, B), insensitive to the size of the overlap) between ``fixed`` and
-    ``moving`` mapped by ``transform``, over the overlap (and inside ``within``, a boolean mask on
-    ``fixed``'s grid, when given)."""
-    mask = overlap_mask(fixed, moving, transform)
-    if within is not None:
-        mask &= within
+    ``moving`` mapped by ``transform``, over ``mask`` (a boolean mask on ``fixed``'s grid inside
+    the overlap; by default the overlap itself)."""
+    if mask is None:
+        mask = overlap_mask(fixed, moving, transform)
     warped = moving.resample_to(fixed, transform=transform).array
     a, b = np.asarray(fixed.array)[mask], warped[mask]
     return mutual_information(a, b), normalized_mutual_information(a, b)
