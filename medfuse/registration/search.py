@@ -23,6 +23,13 @@ from medfuse.registration.transforms import affine_matrix, chain_to_sitk, from_m
 from medfuse.volume import Volume
 
 
+#: each start is refined by this many iterations of this many random samples at 8 mm
+SEARCH_ITERATIONS, SEARCH_SAMPLES = 100, 512
+#: voxels for the step-size estimate of each start (elastix's default is 100000; at 8 mm the
+#: images hold 10-20 thousand, and 1024 halves the cost of a start's set-up)
+SEARCH_EXACT_GRADIENT_SAMPLES = 1024
+
+
 def binned(volume: Volume, spacing: float) -> Volume:
     """``volume`` averaged over bins of about ``spacing`` mm (``BinShrink``; geometry kept exact)."""
     factors = [max(1, int(round(spacing / s))) for s in volume.spacing]
@@ -77,7 +84,7 @@ def multi_start(
     fixed_mask: Volume | None = None,
     spacing: float = 8.0,
     degrees: float = 15.0,
-    agree_mm: float = 4.0,
+    agree_mm: float = 12.0,
 ) -> sitk.Transform:
     """The best (by :func:`score`) of ``start`` and ``start`` rotated about the fixed centre, each
     refined briefly at ``spacing`` mm.
@@ -98,8 +105,9 @@ def multi_start(
         keep = coarse_mask.array > 0
         mask_itk = _elastix.to_itk(coarse_mask)
     coarse = dict(stage)
-    coarse.update(NumberOfResolutions=["1"], MaximumNumberOfIterations=["100"],
-                  NumberOfSpatialSamples=["512"])
+    coarse.update(NumberOfResolutions=["1"], MaximumNumberOfIterations=[str(SEARCH_ITERATIONS)],
+                  NumberOfSpatialSamples=[str(SEARCH_SAMPLES)],
+                  NumberOfSamplesForExactGradient=[str(SEARCH_EXACT_GRADIENT_SAMPLES)])
     m_sitk = m.to_sitk()
     base, centre = affine_matrix(start), fixed.center()
     corners = _corners(fixed)
