@@ -29,7 +29,16 @@ from medfuse.registration.presets import (
 )
 from medfuse.registration.result import RegistrationResult
 from medfuse.registration.search import binned, binned_mask, multi_start
-from medfuse.registration.transforms import chain_to_sitk, compose, is_linear, kabsch, rigid_to_map
+from medfuse.registration.transforms import (
+    affine_matrix,
+    chain_to_sitk,
+    compose,
+    euler_scales,
+    from_matrix,
+    is_linear,
+    kabsch,
+    rigid_to_map,
+)
 from medfuse.volume import Volume
 
 logger = logging.getLogger(__name__)
@@ -42,9 +51,9 @@ Progress = Callable[[int, int, str], None]
 #: elastix works on images binned to about this spacing (mm): accuracy is sub-voxel of it, and
 #: time falls with the voxel count (see docs/registration.md)
 WORKING_SPACING = 2.0
-#: mutual information before and after is measured on images binned to about this spacing (mm):
+#: the grid of the level before the working one, and of the mutual information before and after:
 #: a quality number, not an optimum, so 4-8 times fewer voxels than the working grid are enough
-QUALITY_SPACING = 4.0
+COARSE_SPACING = 4.0
 _GRID_KEYS = ("Size", "Index", "Spacing", "Origin", "Direction")
 
 
@@ -111,23 +120,27 @@ def register(
                               landmarks=points, warnings=warnings)
     total = len(stages) + 1
     template = _grid_template(fixed)
-    work_fixed, work_moving = binned(fixed, WORKING_SPACING), binned(moving, WORKING_SPACING)
-    work_masks = {
-        "fixed_mask": binned_mask(fixed_mask, work_fixed) if fixed_mask is not None else None,
-        "moving_mask": binned_mask(moving_mask, work_moving) if moving_mask is not None else None,
-    }
-    fixed_itk, moving_itk = _elastix.to_itk(work_fixed), _elastix.to_itk(work_moving)
-    masks = {k: _elastix.to_itk(v) if v is not None else None for k, v in work_masks.items()}
-    run = functools.partial(_elastix.run, fixed_itk, moving_itk, threads=threads, source=source,
-                            **masks)
+    runner = functools.partial(_elastix.run, threads=threads, source=source)
+    work_fixed, work_moving, run = _working_images(fixed, moving, fixed_mask, moving_mask,
+                                                   WORKING_SPACING, runner)
+    coarse_fixed, coarse_moving, run_coarse = _working_images(
+        fixed, moving, fixed_mask, moving_mask, COARSE_SPACING, runner)
+    stages[0] = _with_scales(stages[0], work_fixed, fixed.center())
+    first: list[tuple[ParameterMap, Callable[..., list[ParameterMap]]]] = [(stages[0], run)]
     if search and stages[0].get("Transform") == ["EulerTransform"] and fixed.ndim == 3:
         _step(progress, cancel, 0, total, "trying start rotations")
-        start = multi_start(work_fixed, work_moving, start, stages[0], template,
-                            run=functools.partial(_elastix.run, threads=threads, source=source),
-                            fixed_mask=work_masks["fixed_mask"])
-        stages = [finest_levels(stages[0], 2), *stages[1:]]  # the search did the coarse level
+        start = multi_start(work_fixed, work_moving, start, stages[0], template, run=runner,
+                            fixed_mask=binned_mask(fixed_mask, work_fixed)
+                            if fixed_mask is not None else None)
+        # the search did the coarsest level; the other two run on images binned to 4 and 2 mm
+        # (elastix's own pyramid took 50-60 ms of a 0.4 s run on the 2 mm SPM and phantom grids)
+        first = list(zip(single_levels(stages[0], 2), (run_coarse, run)))
     _step(progress, cancel, 1, total, f"stage 1/{len(stages)}: {stages[0]['Transform'][0]}")
-    maps = run([stages[0]], initial_maps=[rigid_to_map(start, template)])
+    for level, run_level in first[:-1]:
+        refined = chain_to_sitk(run_level([level], initial_maps=[rigid_to_map(start, template)]))
+        start = from_matrix(affine_matrix(refined), center=fixed.center())
+    level, run_level = first[-1]
+    maps = run_level([level], initial_maps=[rigid_to_map(start, template)])
     for i, stage in enumerate(stages[1:], start=2):
         _step(progress, cancel, i, total, f"stage {i}/{len(stages)}: {stage['Transform'][0]}")
         maps = run([stage], initial_maps=maps)
@@ -135,7 +148,7 @@ def register(
     transform = chain_to_sitk(maps)
     if isinstance(transform, sitk.CompositeTransform):
         transform = compose([transform])
-    metrics = _metrics(binned(work_fixed, QUALITY_SPACING), binned(work_moving, QUALITY_SPACING),
+    metrics = _metrics(coarse_fixed, coarse_moving,
                        transform, fixed_mask=fixed_mask, moving_mask=moving_mask, points=points,
                        warnings=warnings, grid=fixed, work_grid=work_fixed)
     metrics.update(preset=preset_name, elastix_version=_elastix.load().version,
@@ -152,23 +165,46 @@ _PER_LEVEL = ("MaximumNumberOfIterations", "NumberOfSpatialSamples", "NumberOfHi
               "MaximumStepLength", "NewSamplesEveryIteration", "ImageSampler")
 
 
-def finest_levels(stage: ParameterMap, n: int) -> ParameterMap:
-    """``stage`` cut to its ``n`` finest resolution levels, per-level values included.
+def single_levels(stage: ParameterMap, n: int) -> list[ParameterMap]:
+    """The ``n`` finest resolution levels of ``stage``, each as a one-level map.
 
     Examples
     --------
-    >>> cut = finest_levels({"NumberOfResolutions": ["3"], "NumberOfSpatialSamples": ["1", "2", "3"],
-    ...                      "MaximumNumberOfIterations": ["200"]}, 2)
-    >>> cut["NumberOfResolutions"], cut["NumberOfSpatialSamples"], cut["MaximumNumberOfIterations"]
-    (['2'], ['2', '3'], ['200'])
+    >>> levels = single_levels({"NumberOfResolutions": ["3"], "NumberOfSpatialSamples": ["1", "2", "3"],
+    ...                         "MaximumNumberOfIterations": ["200"]}, 2)
+    >>> [(lv["NumberOfResolutions"], lv["NumberOfSpatialSamples"]) for lv in levels]
+    [(['1'], ['2']), (['1'], ['3'])]
+    >>> levels[0]["MaximumNumberOfIterations"]
+    ['200']
     """
-    levels = int(stage.get("NumberOfResolutions", ["1"])[0])
-    if levels <= n:
-        return dict(stage)
-    cut = {k: (v[levels - n:] if k in _PER_LEVEL and len(v) == levels else v)
-           for k, v in stage.items()}
-    cut["NumberOfResolutions"] = [str(n)]
-    return cut
+    count = int(stage.get("NumberOfResolutions", ["1"])[0])
+    return [{**{k: ([v[level]] if k in _PER_LEVEL and len(v) == count else v)
+                for k, v in stage.items()}, "NumberOfResolutions": ["1"]}
+            for level in range(max(0, count - n), count)]
+
+
+def _with_scales(stage: ParameterMap, grid: Volume, center: Any) -> ParameterMap:
+    """``stage`` with the automatic scales of an Euler transform computed once on ``grid``
+    instead of by elastix in every run (several runs per registration with the start search)."""
+    if stage.get("Transform") != ["EulerTransform"] or \
+            stage.get("AutomaticScalesEstimation") != ["true"]:
+        return stage
+    scales = euler_scales(grid.size, grid.spacing, grid.origin, grid.direction, center)
+    return {**stage, "AutomaticScalesEstimation": ["false"], "Scales": [repr(v) for v in scales]}
+
+
+def _working_images(fixed: Volume, moving: Volume, fixed_mask: Volume | None,
+                    moving_mask: Volume | None, spacing: float, runner: Callable[..., Any]
+                    ) -> tuple[Volume, Volume, Callable[..., list[ParameterMap]]]:
+    """``fixed`` and ``moving`` binned to about ``spacing`` mm, and ``runner`` bound to them and
+    to their binned masks."""
+    from medfuse.registration import _elastix
+
+    f, m = binned(fixed, spacing), binned(moving, spacing)
+    masks = {"fixed_mask": (fixed_mask, f), "moving_mask": (moving_mask, m)}
+    bound = {k: _elastix.to_itk(binned_mask(mask, grid)) for k, (mask, grid) in masks.items()
+             if mask is not None}
+    return f, m, functools.partial(runner, _elastix.to_itk(f), _elastix.to_itk(m), **bound)
 
 
 def _step(progress: Progress | None, cancel: Callable[[], bool] | None, step: int, total: int,
@@ -269,13 +305,7 @@ def _metrics(fixed: Volume, moving: Volume, transform: sitk.Transform, *,
     """Quality numbers: MI on the binned ``fixed`` and ``moving``, the Jacobian on the working
     grid, Dice on the full ``grid``."""
     identity = sitk.Transform(fixed.ndim, sitk.sitkIdentity)
-    # before and after on the voxels that the moving image covers at both, so that a start with a
-    # smaller (or a differently placed) overlap is not compared with the result on other voxels
-    common = (quality.overlap_mask(fixed, moving, identity)
-              & quality.overlap_mask(fixed, moving, transform))
-    mask = common if common.any() else None
-    before = quality.mi_on_overlap(fixed, moving, identity, mask=mask)
-    after = quality.mi_on_overlap(fixed, moving, transform, mask=mask)
+    before, after = quality.mi_on_common_overlap(fixed, moving, [identity, transform])
     metrics: dict[str, Any] = {
         "mi_before": round(before[0], 4), "mi_after": round(after[0], 4),
         "nmi_before": round(before[1], 4), "nmi_after": round(after[1], 4),

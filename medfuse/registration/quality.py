@@ -15,12 +15,6 @@ import SimpleITK as sitk
 from medfuse.volume import Volume
 
 
-def overlap_mask(fixed: Volume, moving: Volume, transform: sitk.Transform | None) -> np.ndarray:
-    """Boolean (z, y, x) mask of the fixed voxels whose mapped point lies inside the moving grid."""
-    ones = moving.with_array(np.ones(moving.array.shape[: moving.ndim], np.uint8))
-    return ones.resample_to(fixed, interpolation="nearest", transform=transform).array > 0
-
-
 def joint_histogram(a: np.ndarray, b: np.ndarray, *, bins: int = 32) -> np.ndarray:
     """The ``bins`` x ``bins`` joint histogram of two equally shaped samples, equal-width bins over
     each sample's range (as ``np.histogram2d(a, b, bins)``, by integer binning: several times faster).
@@ -83,17 +77,27 @@ def normalized_mutual_information(a: np.ndarray, b: np.ndarray, *, bins: int = 3
     return (ha + hb) / hab if hab > 0 else 0.0
 
 
-def mi_on_overlap(fixed: Volume, moving: Volume, transform: sitk.Transform | None, *,
-                  mask: np.ndarray | None = None) -> tuple[float, float]:
+def mi_on_common_overlap(fixed: Volume, moving: Volume,
+                         transforms: list[sitk.Transform]) -> list[tuple[float, float]]:
     """Mutual information (bits) and normalised mutual information (Studholme's
     (H(A) + H(B)) / H(A, B), insensitive to the size of the overlap) between ``fixed`` and
-    ``moving`` mapped by ``transform``, over ``mask`` (a boolean mask on ``fixed``'s grid inside
-    the overlap; by default the overlap itself)."""
-    if mask is None:
-        mask = overlap_mask(fixed, moving, transform)
-    warped = moving.resample_to(fixed, transform=transform).array
-    a, b = np.asarray(fixed.array)[mask], warped[mask]
-    return mutual_information(a, b), normalized_mutual_information(a, b)
+    ``moving`` mapped by each of ``transforms``.
+
+    All are measured over the fixed voxels that the moving image covers under every transform, so
+    that a start with a smaller (or a differently placed) overlap is not compared with a result on
+    other voxels; each over its own overlap when there is no common one.
+    """
+    warped = [moving.resample_to(fixed, transform=t, default_value=np.nan).array
+              for t in transforms]
+    inside = [~np.isnan(w) for w in warped]
+    common = np.logical_and.reduce(inside)
+    values = np.asarray(fixed.array)
+    out = []
+    for w, own in zip(warped, inside):
+        mask = common if common.any() else own
+        a, b = values[mask], w[mask]
+        out.append((mutual_information(a, b), normalized_mutual_information(a, b)))
+    return out
 
 
 def target_registration_error(

@@ -186,3 +186,29 @@ def kabsch(fixed_points: Any, moving_points: Any) -> sitk.Transform:
     m[:-1, :-1] = r
     m[:-1, -1] = qc - r @ pc
     return from_matrix(m, center=pc)
+
+
+def euler_scales(size: Any, spacing: Any, origin: Any, direction: Any, center: Any) -> list[float]:
+    """The optimiser scales of an Euler transform about ``center`` on a grid, as elastix's
+    ``AutomaticScalesEstimation`` estimates them: the mean squared displacement of the grid's
+    voxels per radian of each rotation (one in 2D; about x, y and z in 3D), 1 per mm of translation.
+
+    Elastix samples the grid afresh in every run (3-4 ms); this is the same mean over every voxel,
+    in closed form from the per-axis moments of a regular grid.
+
+    Examples
+    --------
+    >>> euler_scales([3, 1], [1.0, 1.0], [-1.0, 0.0], [[1, 0], [0, 1]], [0.0, 0.0])
+    [0.6666666666666666, 1.0, 1.0]
+    """
+    index = [np.arange(n, dtype=float) for n in size]
+    d = np.asarray(direction, dtype=float).reshape(len(index), len(index))
+    s = np.asarray(spacing, dtype=float)
+    mean = np.asarray(origin, dtype=float) + d @ (np.array([i.mean() for i in index]) * s)
+    variance = d @ np.diag(np.array([i.var() for i in index]) * s**2) @ d.T
+    second = np.diag(variance) + (mean - np.asarray(center, dtype=float)) ** 2  # E[(p - c)^2]
+    if len(index) == 2:
+        rotations = [second.sum()]
+    else:
+        rotations = [second.sum() - second[axis] for axis in range(3)]
+    return [float(r) for r in rotations] + [1.0] * len(index)
