@@ -77,6 +77,12 @@ def normalized_mutual_information(a: np.ndarray, b: np.ndarray, *, bins: int = 3
     return (ha + hb) / hab if hab > 0 else 0.0
 
 
+def warp(fixed: Volume, moving: Volume, transform: sitk.Transform) -> np.ndarray:
+    """``moving`` mapped by ``transform`` onto ``fixed``'s grid (linear), NaN where the mapped point
+    lies outside the moving image."""
+    return moving.resample_to(fixed, transform=transform, default_value=np.nan).array
+
+
 def mi_on_common_overlap(fixed: Volume, moving: Volume,
                          transforms: list[sitk.Transform]) -> list[tuple[float, float]]:
     """Mutual information (bits) and normalised mutual information (Studholme's
@@ -87,8 +93,7 @@ def mi_on_common_overlap(fixed: Volume, moving: Volume,
     that a start with a smaller (or a differently placed) overlap is not compared with a result on
     other voxels; each over its own overlap when there is no common one.
     """
-    warped = [moving.resample_to(fixed, transform=t, default_value=np.nan).array
-              for t in transforms]
+    warped = [warp(fixed, moving, t) for t in transforms]
     inside = [~np.isnan(w) for w in warped]
     common = np.logical_and.reduce(inside)
     values = np.asarray(fixed.array)

@@ -18,7 +18,7 @@ import SimpleITK as sitk
 
 from medfuse.errors import RegistrationError
 from medfuse.registration.presets import ParameterMap
-from medfuse.registration.quality import normalized_mutual_information
+from medfuse.registration.quality import normalized_mutual_information, warp
 from medfuse.registration.transforms import affine_matrix, chain_to_sitk, from_matrix, rigid_to_map
 from medfuse.volume import Volume
 
@@ -57,17 +57,11 @@ def rotations(degrees: float = 15.0) -> list[np.ndarray]:
     return out
 
 
-def score(fixed: Volume, moving: sitk.Image, keep: np.ndarray, transform: sitk.Transform) -> float:
+def score(fixed: Volume, moving: Volume, keep: np.ndarray, transform: sitk.Transform) -> float:
     """Normalised mutual information of ``fixed`` and ``moving`` mapped by ``transform``, over the
     ``keep`` voxels of ``fixed`` that the moving image covers (0 when they cover under 10 %)."""
-    ones = sitk.Image(moving.GetSize(), sitk.sitkUInt8) + 1
-    ones.CopyInformation(moving)
-    reference = fixed.to_sitk()
-    inside = sitk.GetArrayFromImage(
-        sitk.Resample(ones, reference, transform, sitk.sitkNearestNeighbor, 0)) > 0
-    warped = sitk.GetArrayFromImage(
-        sitk.Resample(moving, reference, transform, sitk.sitkLinear, 0.0, sitk.sitkFloat32))
-    sel = inside & keep
+    warped = warp(fixed, moving, transform)
+    sel = ~np.isnan(warped) & keep
     if sel.sum() < 0.1 * keep.sum():  # too little overlap to judge
         return 0.0
     return normalized_mutual_information(np.asarray(fixed.array)[sel], warped[sel])
@@ -108,7 +102,6 @@ def multi_start(
     coarse.update(NumberOfResolutions=["1"], MaximumNumberOfIterations=[str(SEARCH_ITERATIONS)],
                   NumberOfSpatialSamples=[str(SEARCH_SAMPLES)],
                   NumberOfSamplesForExactGradient=[str(SEARCH_EXACT_GRADIENT_SAMPLES)])
-    m_sitk = m.to_sitk()
     base, centre = affine_matrix(start), fixed.center()
     corners = _corners(fixed)
     found: list[tuple[float, sitk.Transform]] = []
@@ -123,7 +116,7 @@ def multi_start(
         except RegistrationError:  # a start that elastix cannot handle (no overlap) is skipped
             continue
         refined = from_matrix(affine_matrix(chain_to_sitk(maps)), center=centre)
-        found.append((score(f, m_sitk, keep, refined), refined))
+        found.append((score(f, m, keep, refined), refined))
         if len(found) == 3 and all(_distance(found[0][1], t, corners) < agree_mm
                                    for _, t in found[1:]):
             break
