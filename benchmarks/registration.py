@@ -138,7 +138,10 @@ def ants_rigid(fixed: Volume, moving: Volume) -> sitk.Transform:
         return img
 
     out = ants.registration(to_ants(fixed), to_ants(moving), type_of_transform="Rigid")
-    return sitk.ReadTransform(out["fwdtransforms"][0])
+    transform = sitk.ReadTransform(out["fwdtransforms"][0])
+    for path in {*out["fwdtransforms"], *out["invtransforms"]}:  # ANTs leaves them in /tmp
+        Path(path).unlink(missing_ok=True)
+    return transform
 
 
 MEDFUSE = "MedFuse rigid"
@@ -167,18 +170,19 @@ def run_case(case: dict, method: Method, *, n: int, degrees: float, mm: float,
     identity = sitk.Euler3DTransform()
     own = method(fixed, moving)
     rng = np.random.default_rng(seed)
-    tres, own_d, times = [], [], []
+    tres, own_d, times, cpu = [], [], [], []
     for _ in range(n):
         p = perturbation(rng, fixed.center(), degrees, mm)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         found = method(fixed, perturbed(moving, p))
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
         # found maps fixed -> perturbed moving; p maps perturbed -> original moving
         total = compose([p, found])
         tres.append(float(np.median(quality.tre_against_truth(total, identity, points))))
         own_d.append(float(np.median(quality.tre_against_truth(total, own, points))))
     own_at_truth = float(np.median(quality.tre_against_truth(own, identity, points)))
-    return dict(tre=tres, own=own_d, time=times, own_at_truth=own_at_truth)
+    return dict(tre=tres, own=own_d, time=times, cpu=cpu, own_at_truth=own_at_truth)
 
 
 def summary(case: dict, r: dict) -> str:
@@ -270,12 +274,15 @@ def render(cache: dict, case_list: list[dict]) -> str:
             cache["anchors"][m].get(n, "") for m in methods_done) + " |")
     if cache.get("times", {}).get(MEDFUSE) and len(cache["times"]) > 1:
         text += ["", "## Speed: each anchor's median time over MedFuse's (same cases, same run)", "",
+                 "Wall-clock time, and in brackets CPU time of the process (every method runs on "
+                 "one thread, so CPU time is the work done, less disturbed by other jobs on the "
+                 "machine).", "",
                  "| data | " + " | ".join(m for m in methods_done if m != MEDFUSE) + " |",
                  "|---|" + "---|" * (len(methods_done) - 1)]
-        ours = cache["times"][MEDFUSE]
         for n in names:
-            cells = [f"{cache['times'][m][n] / ours[n]:.1f}x" if n in cache["times"].get(m, {})
-                     and n in ours else "" for m in methods_done if m != MEDFUSE]
+            cells = [" ".join(_ratio(cache.get(kind, {}), m, n, fmt)
+                              for kind, fmt in (("times", "{:.1f}x"), ("cpu", "({:.1f}x)"))).strip()
+                     for m in methods_done if m != MEDFUSE]
             text.append(f"| {n} | " + " | ".join(cells) + " |")
         loads = cache.get("load", [])
         if loads:
@@ -300,6 +307,12 @@ def render(cache: dict, case_list: list[dict]) -> str:
                         f" | {100 * r['tumour_fraction_of_ct']:.0f} % | {r['dice_outline_scanner']:.3f}"
                         f" | {r['dice_outline_optimum']:.3f} |")
     return "\n".join(text) + "\n"
+
+
+def _ratio(times: dict, method: str, case: str, fmt: str) -> str:
+    """``fmt`` of ``method``'s median time on ``case`` over MedFuse's, or "" when either is missing."""
+    ours, theirs = times.get(MEDFUSE, {}), times.get(method, {})
+    return fmt.format(theirs[case] / ours[case]) if case in ours and case in theirs else ""
 
 
 def main() -> None:
@@ -335,6 +348,7 @@ def main() -> None:
             r = run_case(case, method, n=args.n, degrees=10.0, mm=10.0, seed=100 + i)
             done[case["name"]] = summary(case, r)
             cache["times"].setdefault(name, {})[case["name"]] = statistics.median(r["time"])
+            cache.setdefault("cpu", {}).setdefault(name, {})[case["name"]] = statistics.median(r["cpu"])
             print(f"{case['name']:<22} {name:<28} {done[case['name']]}", flush=True)
             save()
     cache["load"].append(os.getloadavg()[0])

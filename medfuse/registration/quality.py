@@ -46,35 +46,21 @@ def _entropies(a: np.ndarray, b: np.ndarray, bins: int) -> tuple[float, float, f
     return entropy(p.sum(axis=1)), entropy(p.sum(axis=0)), entropy(p)
 
 
-def mutual_information(a: np.ndarray, b: np.ndarray, *, bins: int = 32) -> float:
-    """Mutual information in bits, H(A) + H(B) - H(A, B), of two equally shaped samples (0 for
-    fewer than 2 values).
+def information(a: np.ndarray, b: np.ndarray, *, bins: int = 32) -> tuple[float, float]:
+    """Mutual information in bits, H(A) + H(B) - H(A, B), and normalised mutual information,
+    (H(A) + H(B)) / H(A, B) (1 = independent, 2 = identical), of two equally shaped samples, from
+    one joint histogram (both 0 for fewer than 2 values).
 
     Examples
     --------
     >>> x = np.repeat([0.0, 1.0], 500)
-    >>> round(mutual_information(x, x), 3)
-    1.0
+    >>> [round(v, 3) for v in information(x, x)]
+    [1.0, 2.0]
     """
     if np.size(a) < 2:
-        return 0.0
+        return 0.0, 0.0
     ha, hb, hab = _entropies(a, b, bins)
-    return max(0.0, float((ha + hb - hab) / np.log(2.0)))
-
-
-def normalized_mutual_information(a: np.ndarray, b: np.ndarray, *, bins: int = 32) -> float:
-    """(H(A) + H(B)) / H(A, B) of two equally shaped samples (1 = independent, 2 = identical).
-
-    Examples
-    --------
-    >>> x = np.repeat([0.0, 1.0], 500)
-    >>> round(normalized_mutual_information(x, x), 3)
-    2.0
-    """
-    if np.size(a) < 2:
-        return 0.0
-    ha, hb, hab = _entropies(a, b, bins)
-    return (ha + hb) / hab if hab > 0 else 0.0
+    return max(0.0, float((ha + hb - hab) / np.log(2.0))), (ha + hb) / hab if hab > 0 else 0.0
 
 
 def warp(fixed: Volume, moving: Volume, transform: sitk.Transform) -> np.ndarray:
@@ -101,7 +87,7 @@ def mi_on_common_overlap(fixed: Volume, moving: Volume,
     for w, own in zip(warped, inside):
         mask = common if common.any() else own
         a, b = values[mask], w[mask]
-        out.append((mutual_information(a, b), normalized_mutual_information(a, b)))
+        out.append(information(a, b))
     return out
 
 

@@ -18,7 +18,7 @@ import SimpleITK as sitk
 
 from medfuse.errors import RegistrationError
 from medfuse.registration.presets import ParameterMap
-from medfuse.registration.quality import normalized_mutual_information, warp
+from medfuse.registration.quality import information, warp
 from medfuse.registration.transforms import affine_matrix, chain_to_sitk, from_matrix, rigid_to_map
 from medfuse.volume import Volume
 
@@ -64,7 +64,7 @@ def score(fixed: Volume, moving: Volume, keep: np.ndarray, transform: sitk.Trans
     sel = ~np.isnan(warped) & keep
     if sel.sum() < 0.1 * keep.sum():  # too little overlap to judge
         return 0.0
-    return normalized_mutual_information(np.asarray(fixed.array)[sel], warped[sel])
+    return information(np.asarray(fixed.array)[sel], warped[sel])[1]
 
 
 def multi_start(
