@@ -134,7 +134,8 @@ def register(
                             if fixed_mask is not None else None)
         # the search did the coarsest level; the other two run on images binned to 4 and 2 mm
         # (elastix's own pyramid took 50-60 ms of a 0.4 s run on the 2 mm SPM and phantom grids)
-        first = list(zip(single_levels(stages[0], 2), (run_coarse, run)))
+        levels = single_levels(stages[0], 2)  # a user's one-level stage runs on the 2 mm images
+        first = list(zip(levels, (run_coarse, run)[-len(levels):]))
     _step(progress, cancel, 1, total, f"stage 1/{len(stages)}: {stages[0]['Transform'][0]}")
     for level, run_level in first[:-1]:
         refined = chain_to_sitk(run_level([level], initial_maps=[rigid_to_map(start, template)]))

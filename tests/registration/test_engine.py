@@ -61,6 +61,26 @@ def test_matches_a_direct_itk_elastix_call(t1, t2):
     assert np.median(tre_against_truth(ours.transform, direct_t, points)) < 0.5
 
 
+def test_a_one_level_rigid_map_with_the_search_runs_on_the_working_grid(t1, t2, monkeypatch):
+    """After the start search, a user's single-level Euler map is refined on the 2 mm images."""
+    from medfuse.registration import _elastix
+
+    sizes = []
+    run = _elastix.run
+
+    def recording(fixed, moving, maps, **kw):
+        sizes.append(tuple(fixed.GetLargestPossibleRegion().GetSize()))
+        return run(fixed, moving, maps, **kw)
+
+    monkeypatch.setattr(_elastix, "run", recording)
+    pm = _elastix.default_map("rigid")
+    pm.update(WriteResultImage=["false"], NumberOfResolutions=["1"])
+    truth = sitk.Euler3DTransform(tuple(t1.center()), 0.1, 0.05, -0.08, (6.0, 4.0, -5.0))
+    result = register(t1, perturbed(t2, truth), params=[pm])
+    assert sizes[-1] == tuple(t1.size)  # the SPM T1 is on a 2 mm grid: binning keeps it
+    assert _tre(result, truth, t1) < 2.0
+
+
 def test_saved_transform_reads_back_and_maps_points_like_the_result(t2_result, tmp_path):
     result = t2_result[0]
     written = result.save(tmp_path / "out")
