@@ -19,7 +19,7 @@ CT = ModalitySpec(
         "bone": (-450.0, 1050.0),
     },
     value_format="{value:.0f} {units}",
-    presets={"MR": "rigid", "PT": "rigid", "NM": "rigid", "CT": "rigid"},
+    presets={"MR": "rigid", "PT": "rigid_mi", "NM": "rigid", "CT": "rigid"},
 )
 
 MR = ModalitySpec(
@@ -31,7 +31,7 @@ MR = ModalitySpec(
     normalize=percentile_normalizer(0.5, 99.5),
     colormap="gray",
     value_format="{value:.0f} {units}",
-    presets={"CT": "rigid", "PT": "rigid", "NM": "rigid", "MR": "rigid"},
+    presets={"CT": "rigid", "PT": "rigid", "NM": "rigid", "MR": "rigid_mi"},
 )
 
 PT = ModalitySpec(
@@ -45,7 +45,7 @@ PT = ModalitySpec(
     windows={"SUV 0-10": (0.0, 10.0), "SUV 0-5": (0.0, 5.0), "SUV 0-20": (0.0, 20.0)},
     value_format="{value:.2f} {units}",
     functional=True,
-    presets={"CT": "rigid", "MR": "rigid", "PT": "rigid"},
+    presets={"CT": "rigid_mi", "MR": "rigid", "PT": "rigid"},
 )
 
 NM = ModalitySpec(

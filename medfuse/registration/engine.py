@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -129,7 +130,8 @@ def register(
     first: list[tuple[ParameterMap, Callable[..., list[ParameterMap]]]] = [(stages[0], run)]
     if search and stages[0].get("Transform") == ["EulerTransform"] and fixed.ndim == 3:
         _step(progress, cancel, 0, total, "trying start rotations")
-        start = multi_start(work_fixed, work_moving, start, stages[0], template, run=runner,
+        start = multi_start(work_fixed, work_moving, start, single_levels(stages[0])[0], template,
+                            run=runner,
                             fixed_mask=binned_mask(fixed_mask, work_fixed)
                             if fixed_mask is not None else None)
         # the search did the coarsest level; the other two run on images binned to 4 and 2 mm
@@ -166,8 +168,8 @@ _PER_LEVEL = ("MaximumNumberOfIterations", "NumberOfSpatialSamples", "NumberOfHi
               "MaximumStepLength", "NewSamplesEveryIteration", "ImageSampler")
 
 
-def single_levels(stage: ParameterMap, n: int) -> list[ParameterMap]:
-    """The ``n`` finest resolution levels of ``stage``, each as a one-level map.
+def single_levels(stage: ParameterMap, n: int | None = None) -> list[ParameterMap]:
+    """The ``n`` finest resolution levels of ``stage`` (all by default), each as a one-level map.
 
     Examples
     --------
@@ -179,9 +181,34 @@ def single_levels(stage: ParameterMap, n: int) -> list[ParameterMap]:
     ['200']
     """
     count = int(stage.get("NumberOfResolutions", ["1"])[0])
-    return [{**{k: ([v[level]] if k in _PER_LEVEL and len(v) == count else v)
-                for k, v in stage.items()}, "NumberOfResolutions": ["1"]}
-            for level in range(max(0, count - n), count)]
+    return [_one_metric({**{k: ([v[level]] if _per_level(k) and len(v) == count else v)
+                            for k, v in stage.items()}, "NumberOfResolutions": ["1"]})
+            for level in range(max(0, count - (count if n is None else n)), count)]
+
+
+def _per_level(key: str) -> bool:
+    return key in _PER_LEVEL or re.fullmatch(r"Metric\d+Weight", key) is not None
+
+
+def _one_metric(level: ParameterMap) -> ParameterMap:
+    """A one-level multi-metric map whose weights leave one metric as a plain one-metric map
+    (elastix would compute the metrics weighted 0 as well).
+
+    Examples
+    --------
+    >>> _one_metric({"Registration": ["MultiMetricMultiResolutionRegistration"],
+    ...              "Metric": ["A", "B"], "Metric0Weight": ["0"], "Metric1Weight": ["1"]})
+    {'Registration': ['MultiResolutionRegistration'], 'Metric': ['B']}
+    """
+    if level.get("Registration") != ["MultiMetricMultiResolutionRegistration"]:
+        return level
+    weights = [float(level.get(f"Metric{i}Weight", ["1"])[0]) for i in range(len(level["Metric"]))]
+    used = [i for i, w in enumerate(weights) if w != 0]
+    if len(used) != 1:
+        return level
+    plain = {k: v for k, v in level.items() if not re.fullmatch(r"Metric\d+Weight", k)}
+    return {**plain, "Registration": ["MultiResolutionRegistration"],
+            "Metric": [level["Metric"][used[0]]]}
 
 
 def _with_scales(stage: ParameterMap, grid: Volume, center: Any) -> ParameterMap:

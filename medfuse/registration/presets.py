@@ -6,9 +6,9 @@ A preset is a sequence of stages; each stage is an ordinary elastix parameter fi
 Examples
 --------
 >>> sorted(PRESETS)
-['affine', 'bspline', 'rigid', 'rigid_affine_bspline']
->>> choose_preset("PT", "CT")
-'rigid'
+['affine', 'bspline', 'rigid', 'rigid_affine_bspline', 'rigid_mi']
+>>> choose_preset("PT", "CT"), choose_preset("MR", "CT")
+('rigid_mi', 'rigid')
 >>> load_preset("bspline")[1]["Transform"]
 ['BSplineTransform']
 """
@@ -28,6 +28,7 @@ ParameterMap = dict[str, list[str]]
 #: preset name -> the stage files it runs, in order
 PRESETS: dict[str, tuple[str, ...]] = {
     "rigid": ("rigid",),
+    "rigid_mi": ("rigid_mi",),
     "affine": ("rigid", "affine"),
     "bspline": ("rigid", "bspline"),
     "rigid_affine_bspline": ("rigid", "affine", "bspline"),

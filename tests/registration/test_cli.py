@@ -33,7 +33,7 @@ def test_register_writes_every_output(pair, tmp_path):
             "TransformParameters.1.txt"} <= names
     assert not any(n.startswith(".") for n in names)  # no temporary files left
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["mi_after"] > metrics["mi_before"] and metrics["preset"] == "rigid"
+    assert metrics["mi_after"] > metrics["mi_before"] and metrics["preset"] == "rigid_mi"
 
 
 def test_register_refuses_to_write_into_an_input_folder(pair, capsys):

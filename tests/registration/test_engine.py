@@ -81,6 +81,29 @@ def test_a_one_level_rigid_map_with_the_search_runs_on_the_working_grid(t1, t2, 
     assert _tre(result, truth, t1) < 2.0
 
 
+@pytest.mark.parametrize("search", [True, False])
+def test_rigid_mi_runs_plain_mi_on_the_finest_level_only(t1, t2, monkeypatch, search):
+    """With the search, each level runs its one metric; without it, elastix weighs both."""
+    from medfuse.registration import _elastix
+
+    metrics = []
+    run = _elastix.run
+
+    def recording(fixed, moving, maps, **kw):
+        metrics.append(maps[0]["Metric"])
+        return run(fixed, moving, maps, **kw)
+
+    monkeypatch.setattr(_elastix, "run", recording)
+    truth = sitk.Euler3DTransform(tuple(t1.center()), 0.1, 0.05, -0.08, (6.0, 4.0, -5.0))
+    result = register(t1, perturbed(t2, truth), preset="rigid_mi", search=search)
+    if search:
+        assert metrics[-2:] == [["NormalizedMutualInformation"], ["AdvancedMattesMutualInformation"]]
+        assert all(m == ["NormalizedMutualInformation"] for m in metrics[:-1])
+    else:
+        assert metrics == [["NormalizedMutualInformation", "AdvancedMattesMutualInformation"]]
+    assert _tre(result, truth, t1) < 2.0
+
+
 def test_saved_transform_reads_back_and_maps_points_like_the_result(t2_result, tmp_path):
     result = t2_result[0]
     written = result.save(tmp_path / "out")
@@ -92,7 +115,7 @@ def test_saved_transform_reads_back_and_maps_points_like_the_result(t2_result, t
                                atol=1e-6)
     np.testing.assert_allclose(result.to_fixed(result.to_moving(points)), points, atol=1e-6)
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
-    assert metrics["preset"] == "rigid" and "mi_after" in metrics
+    assert metrics["preset"] == "rigid_mi" and "mi_after" in metrics  # MR onto MR
 
 
 def test_labels_are_resampled_nearest(t1, t2_result):

@@ -21,8 +21,9 @@ def test_every_preset_loads_with_a_transform_per_stage(name):
 
 
 @pytest.mark.parametrize(("fixed", "moving", "expected"), [
-    ("CT", "PT", "rigid"), ("PT", "CT", "rigid"), ("CT", "MR", "rigid"), ("MR", "NM", "rigid"),
-    (None, "MR", "rigid"), ("XX", "YY", "rigid"),
+    ("CT", "PT", "rigid_mi"), ("PT", "CT", "rigid_mi"), ("MR", "MR", "rigid_mi"),
+    ("CT", "MR", "rigid"), ("MR", "NM", "rigid"), ("PT", "MR", "rigid"), (None, "MR", "rigid"),
+    ("XX", "YY", "rigid"),
 ])
 def test_choose_preset_by_modality_pair(fixed, moving, expected):
     assert choose_preset(fixed, moving) == expected
