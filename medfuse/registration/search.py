@@ -5,7 +5,7 @@ rotated by 10-15 degrees that can be a wrong one, so the answer would depend on 
 FLIRT's initial search (Jenkinson and Smith 2001), a few rotated starts are each refined by a short
 elastix run (100 iterations of 512 samples) on images binned to about 8 mm, and the best by
 normalised mutual information (Studholme et al. 1999, insensitive to the size of the overlap) is
-kept. At 8 mm a start costs about 30 ms, so the seven starts cost less than one full-resolution run.
+kept. At 8 mm a start costs about 20 ms, so the seven starts cost less than one 2 mm level.
 """
 
 from __future__ import annotations
