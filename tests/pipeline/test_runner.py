@@ -108,8 +108,14 @@ def _wait_idle(cluster, timeout: float = 30.0) -> None:
         time.sleep(0.2)
 
 
+#: Ctrl-C as in a terminal: a test run started in the background (``cmd &``) hands its children an
+#: ignored SIGINT, which Python keeps ignored, so the CLI child restores Python's handler first
+_INTERRUPTIBLE_CLI = ("import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                      "from medfuse.cli import main; raise SystemExit(main())")
+
+
 def test_cli_interrupted_part_way_then_run_again(cluster, cohort) -> None:
-    command = [sys.executable, "-c", "from medfuse.cli import main; raise SystemExit(main())", "run", str(cohort["pipeline"]), "--manifest",
+    command = [sys.executable, "-c", _INTERRUPTIBLE_CLI, "run", str(cohort["pipeline"]), "--manifest",
                str(cohort["manifest"]), "-o", str(cohort["out"]), "--scheduler",
                cluster.scheduler_address, "--timeout", "20", "--quiet"]
     run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
