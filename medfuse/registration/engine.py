@@ -166,6 +166,8 @@ def register(
 #: parameters that elastix reads per resolution level (one value for all, or one per level)
 _PER_LEVEL = ("MaximumNumberOfIterations", "NumberOfSpatialSamples", "NumberOfHistogramBins",
               "MaximumStepLength", "NewSamplesEveryIteration", "ImageSampler")
+#: the per-level weight of each metric of a multi-metric map
+_METRIC_WEIGHT = re.compile(r"Metric\d+Weight")
 
 
 def single_levels(stage: ParameterMap, n: int | None = None) -> list[ParameterMap]:
@@ -187,7 +189,7 @@ def single_levels(stage: ParameterMap, n: int | None = None) -> list[ParameterMa
 
 
 def _per_level(key: str) -> bool:
-    return key in _PER_LEVEL or re.fullmatch(r"Metric\d+Weight", key) is not None
+    return key in _PER_LEVEL or _METRIC_WEIGHT.fullmatch(key) is not None
 
 
 def _one_metric(level: ParameterMap) -> ParameterMap:
@@ -206,7 +208,7 @@ def _one_metric(level: ParameterMap) -> ParameterMap:
     used = [i for i, w in enumerate(weights) if w != 0]
     if len(used) != 1:
         return level
-    plain = {k: v for k, v in level.items() if not re.fullmatch(r"Metric\d+Weight", k)}
+    plain = {k: v for k, v in level.items() if not _METRIC_WEIGHT.fullmatch(k)}
     return {**plain, "Registration": ["MultiResolutionRegistration"],
             "Metric": [level["Metric"][used[0]]]}
 

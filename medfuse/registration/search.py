@@ -18,7 +18,7 @@ import SimpleITK as sitk
 
 from medfuse.errors import RegistrationError
 from medfuse.registration.presets import ParameterMap
-from medfuse.registration.quality import information, warp
+from medfuse.registration.quality import information, tre_against_truth, warp
 from medfuse.registration.transforms import affine_matrix, chain_to_sitk, from_matrix, rigid_to_map
 from medfuse.volume import Volume
 
@@ -117,7 +117,7 @@ def multi_start(
             continue
         refined = from_matrix(affine_matrix(chain_to_sitk(maps)), center=centre)
         found.append((score(f, m, keep, refined), refined))
-        if len(found) == 3 and all(_distance(found[0][1], t, corners) < agree_mm
+        if len(found) == 3 and all(tre_against_truth(found[0][1], t, corners).max() < agree_mm
                                    for _, t in found[1:]):
             break
     return max(found, key=lambda item: item[0])[1] if found else start
@@ -129,9 +129,3 @@ def _corners(volume: Volume) -> np.ndarray:
     index = np.array(list(itertools.product(*[(0, n) for n in last])), dtype=float)
     return volume.index_to_world(index)
 
-
-def _distance(a: sitk.Transform, b: sitk.Transform, points: np.ndarray) -> float:
-    """The largest distance (mm) between where ``a`` and ``b`` send ``points``."""
-    return max(float(np.linalg.norm(np.subtract(a.TransformPoint(tuple(map(float, p))),
-                                                b.TransformPoint(tuple(map(float, p))))))
-               for p in points)
