@@ -31,11 +31,9 @@ from medfuse.registration.presets import (
 from medfuse.registration.result import RegistrationResult
 from medfuse.registration.search import binned, binned_mask, multi_start
 from medfuse.registration.transforms import (
-    affine_matrix,
     chain_to_sitk,
     compose,
     euler_scales,
-    from_matrix,
     is_linear,
     kabsch,
     rigid_to_map,
@@ -52,8 +50,8 @@ Progress = Callable[[int, int, str], None]
 #: elastix works on images binned to about this spacing (mm): accuracy is sub-voxel of it, and
 #: time falls with the voxel count (see docs/registration.md)
 WORKING_SPACING = 2.0
-#: the grid of the level before the working one, and of the mutual information before and after:
-#: a quality number, not an optimum, so 4-8 times fewer voxels than the working grid are enough
+#: the grid of the mutual information before and after: a quality number, not an optimum, so
+#: 4-8 times fewer voxels than the working grid are enough
 COARSE_SPACING = 4.0
 _GRID_KEYS = ("Size", "Index", "Spacing", "Origin", "Direction")
 
@@ -124,26 +122,19 @@ def register(
     runner = functools.partial(_elastix.run, threads=threads, source=source)
     work_fixed, work_moving, run = _working_images(fixed, moving, fixed_mask, moving_mask,
                                                    WORKING_SPACING, runner)
-    coarse_fixed, coarse_moving, run_coarse = _working_images(
-        fixed, moving, fixed_mask, moving_mask, COARSE_SPACING, runner)
     stages[0] = _with_scales(stages[0], work_fixed, fixed.center())
-    first: list[tuple[ParameterMap, Callable[..., list[ParameterMap]]]] = [(stages[0], run)]
+    first = stages[0]  # all its levels, on elastix's own pyramid of the working images
     if search and stages[0].get("Transform") == ["EulerTransform"] and fixed.ndim == 3:
         _step(progress, cancel, 0, total, "trying start rotations")
         start = multi_start(work_fixed, work_moving, start, single_levels(stages[0])[0], template,
                             run=runner,
                             fixed_mask=binned_mask(fixed_mask, work_fixed)
                             if fixed_mask is not None else None)
-        # the search did the coarsest level; the other two run on images binned to 4 and 2 mm
-        # (elastix's own pyramid took 50-60 ms of a 0.4 s run on the 2 mm SPM and phantom grids)
-        levels = single_levels(stages[0], 2)  # a user's one-level stage runs on the 2 mm images
-        first = list(zip(levels, (run_coarse, run)[-len(levels):]))
+        # the search ran the coarsest level at 8 mm; its answer is within about 2 mm of the last
+        # level's, so the levels between are skipped (see docs/registration.md, pyramid)
+        first = single_levels(stages[0], 1)[0]
     _step(progress, cancel, 1, total, f"stage 1/{len(stages)}: {stages[0]['Transform'][0]}")
-    for level, run_level in first[:-1]:
-        refined = chain_to_sitk(run_level([level], initial_maps=[rigid_to_map(start, template)]))
-        start = from_matrix(affine_matrix(refined), center=fixed.center())
-    level, run_level = first[-1]
-    maps = run_level([level], initial_maps=[rigid_to_map(start, template)])
+    maps = run([first], initial_maps=[rigid_to_map(start, template)])
     for i, stage in enumerate(stages[1:], start=2):
         _step(progress, cancel, i, total, f"stage {i}/{len(stages)}: {stage['Transform'][0]}")
         maps = run([stage], initial_maps=maps)
@@ -151,7 +142,7 @@ def register(
     transform = chain_to_sitk(maps)
     if isinstance(transform, sitk.CompositeTransform):
         transform = compose([transform])
-    metrics = _metrics(coarse_fixed, coarse_moving,
+    metrics = _metrics(binned(fixed, COARSE_SPACING), binned(moving, COARSE_SPACING),
                        transform, fixed_mask=fixed_mask, moving_mask=moving_mask, points=points,
                        warnings=warnings, grid=fixed, work_grid=work_fixed)
     metrics.update(preset=preset_name, elastix_version=_elastix.load().version,

@@ -1,7 +1,8 @@
 """Registration quality: mutual information on the overlap, TRE, Dice, Jacobian determinant.
 
 Conventions: mutual information in bits from a 32 x 32 joint histogram of the fixed image and the
-resampled moving image, over the fixed voxels that the moving image covers (the overlap); TRE in mm,
+resampled moving image (bins over each image's whole range), over the fixed voxels that the moving
+image covers (the overlap); TRE in mm,
 the Euclidean distance between where the result and the truth send each fixed-space point.
 """
 
@@ -15,29 +16,47 @@ import SimpleITK as sitk
 from medfuse.volume import Volume
 
 
-def joint_histogram(a: np.ndarray, b: np.ndarray, *, bins: int = 32) -> np.ndarray:
+#: the intensity range of each of two samples that the bins span: (low, high) or None for the
+#: sample's own range
+Ranges = tuple[tuple[float, float] | None, tuple[float, float] | None]
+
+
+def joint_histogram(a: np.ndarray, b: np.ndarray, *, bins: int = 32,
+                    ranges: Ranges = (None, None)) -> np.ndarray:
     """The ``bins`` x ``bins`` joint histogram of two equally shaped samples, equal-width bins over
-    each sample's range (as ``np.histogram2d(a, b, bins)``, by integer binning: several times faster).
+    each sample's range or the given ``ranges`` (values outside go to the end bins); as
+    ``np.histogram2d(a, b, bins)``, by integer binning: several times faster.
 
     Examples
     --------
     >>> joint_histogram(np.array([0.0, 0.0, 1.0]), np.array([5.0, 5.0, 7.0]), bins=2).tolist()
     [[2, 0], [0, 1]]
+    >>> joint_histogram(np.array([0.0, 0.0, 1.0]), np.array([5.0, 5.0, 7.0]), bins=2,
+    ...                 ranges=((0.0, 4.0), None)).tolist()
+    [[2, 1], [0, 0]]
     """
 
-    def bin_index(x: np.ndarray) -> np.ndarray:
+    def bin_index(x: np.ndarray, span: tuple[float, float] | None) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64).ravel()
-        lo, hi = float(x.min()), float(x.max())
+        lo, hi = (float(x.min()), float(x.max())) if span is None else span
         scale = bins / (hi - lo) if hi > lo else 0.0
-        return np.minimum(((x - lo) * scale).astype(np.intp), bins - 1)
+        return np.clip(((x - lo) * scale).astype(np.intp), 0, bins - 1)
 
-    flat = bin_index(a) * bins + bin_index(b)
+    flat = bin_index(a, ranges[0]) * bins + bin_index(b, ranges[1])
     return np.bincount(flat, minlength=bins * bins).reshape(bins, bins)
 
 
-def _entropies(a: np.ndarray, b: np.ndarray, bins: int) -> tuple[float, float, float]:
+def value_range(volume: Volume) -> tuple[float, float]:
+    """The lowest and highest voxel value of ``volume``: the span of its histogram bins when two
+    poses are compared, so that both are binned alike (as elastix bins its metrics)."""
+    values = np.asarray(volume.array)
+    return float(np.nanmin(values)), float(np.nanmax(values))
+
+
+def _entropies(a: np.ndarray, b: np.ndarray, bins: int,
+               ranges: Ranges) -> tuple[float, float, float]:
     """H(A), H(B) and H(A, B) in nats from the joint histogram of two equally shaped samples."""
-    p = joint_histogram(a, b, bins=bins) / np.size(a)
+    p = joint_histogram(a, b, bins=bins, ranges=ranges) / np.size(a)
 
     def entropy(q: np.ndarray) -> float:
         q = q[q > 0]
@@ -46,10 +65,11 @@ def _entropies(a: np.ndarray, b: np.ndarray, bins: int) -> tuple[float, float, f
     return entropy(p.sum(axis=1)), entropy(p.sum(axis=0)), entropy(p)
 
 
-def information(a: np.ndarray, b: np.ndarray, *, bins: int = 32) -> tuple[float, float]:
+def information(a: np.ndarray, b: np.ndarray, *, bins: int = 32,
+                ranges: Ranges = (None, None)) -> tuple[float, float]:
     """Mutual information in bits, H(A) + H(B) - H(A, B), and normalised mutual information,
     (H(A) + H(B)) / H(A, B) (1 = independent, 2 = identical), of two equally shaped samples, from
-    one joint histogram (both 0 for fewer than 2 values).
+    one joint histogram (both 0 for fewer than 2 values); ``ranges`` as for :func:`joint_histogram`.
 
     Examples
     --------
@@ -59,7 +79,7 @@ def information(a: np.ndarray, b: np.ndarray, *, bins: int = 32) -> tuple[float,
     """
     if np.size(a) < 2:
         return 0.0, 0.0
-    ha, hb, hab = _entropies(a, b, bins)
+    ha, hb, hab = _entropies(a, b, bins, ranges)
     return max(0.0, float((ha + hb - hab) / np.log(2.0))), (ha + hb) / hab if hab > 0 else 0.0
 
 
@@ -77,17 +97,20 @@ def mi_on_common_overlap(fixed: Volume, moving: Volume,
 
     All are measured over the fixed voxels that the moving image covers under every transform, so
     that a start with a smaller (or a differently placed) overlap is not compared with a result on
-    other voxels; each over its own overlap when there is no common one.
+    other voxels; each over its own overlap when there is no common one. The bins span each
+    image's whole range: bins over the overlap's own range would move with the brightest voxel
+    that a pose brings into it (on STS_001 PET/CT a start 10 degrees off scored higher than the
+    registered pose only because its overlap held the tumour's peak).
     """
     warped = [warp(fixed, moving, t) for t in transforms]
     inside = [~np.isnan(w) for w in warped]
     common = np.logical_and.reduce(inside)
     values = np.asarray(fixed.array)
+    ranges = (value_range(fixed), value_range(moving))
     out = []
     for w, own in zip(warped, inside):
         mask = common if common.any() else own
-        a, b = values[mask], w[mask]
-        out.append(information(a, b))
+        out.append(information(values[mask], w[mask], ranges=ranges))
     return out
 
 
