@@ -11,13 +11,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import os
-import re
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -121,58 +117,17 @@ def run(
     initial_maps: list[ParameterMap] | None = None,
     threads: int | None = None,
     source: str = "parameter map",
-    average_last: float | None = None,
 ) -> list[ParameterMap]:
     """Run elastix on ``itk`` images and return the transform parameter maps of the whole chain.
 
     ``initial_maps`` is a chain of transform parameter maps to start from (applied first); the
     returned chain holds them followed by one map per stage of ``parameter_maps``.
-    ``average_last``: for one one-level stage, the fraction of its last iterations whose
-    parameters are averaged into the result (Polyak and Juditsky 1992: the mean of a stochastic
-    optimiser's iterates near the optimum is closer to it than the last one).
 
     Raises
     ------
     RegistrationError
         Elastix rejected a parameter map or failed while optimising; the message names ``source``.
     """
-    if average_last is None:
-        return _run(fixed, moving, parameter_maps, fixed_mask=fixed_mask, moving_mask=moving_mask,
-                    initial_maps=initial_maps, threads=threads, source=source)
-    with tempfile.TemporaryDirectory(prefix="medfuse-elastix-", dir=_MEMORY_FOLDER) as folder:
-        maps = [{**pm, "WriteTransformParametersEachIteration": ["true"]}
-                for pm in parameter_maps]
-        chain = _run(fixed, moving, maps, fixed_mask=fixed_mask, moving_mask=moving_mask,
-                     initial_maps=initial_maps, threads=threads, source=source, folder=folder)
-        iterates = _iterates(Path(folder), stage=len(parameter_maps) - 1)
-    if len(iterates):
-        last = iterates[-max(1, int(len(iterates) * average_last)):]
-        chain[-1]["TransformParameters"] = [repr(float(v)) for v in last.mean(axis=0)]
-    chain[-1].pop("WriteTransformParametersEachIteration", None)
-    return chain
-
-
-def _iterates(folder: Path, stage: int) -> np.ndarray:
-    """The transform parameters of each iteration of ``stage``'s one level, as elastix wrote them
-    (``WriteTransformParametersEachIteration``), in order."""
-    rows = []
-    for path in sorted(folder.glob(f"TransformParameters.{stage}.R0.It*.txt")):
-        found = _PARAMETERS.search(path.read_text())
-        if found:
-            rows.append([float(v) for v in found.group(1).split()])
-    return np.asarray(rows, dtype=float)
-
-
-_PARAMETERS = re.compile(r"\(TransformParameters ([^)]*)\)")
-#: elastix writes a file per iteration: on a RAM disk where there is one (Linux), since writing
-#: them to disk took 0.1 s of a 0.4 s registration here
-_MEMORY_FOLDER = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-
-
-def _run(fixed: Any, moving: Any, parameter_maps: list[ParameterMap], *, fixed_mask: Any,
-         moving_mask: Any, initial_maps: list[ParameterMap] | None, threads: int | None,
-         source: str, folder: str | None = None) -> list[ParameterMap]:
-    """One elastix run (see :func:`run`); files go to ``folder`` when given."""
     elastix = load()
     dim = fixed.GetImageDimension()
     parameter_object = elastix.parameter_object.New()
@@ -192,8 +147,6 @@ def _run(fixed: Any, moving: Any, parameter_maps: list[ParameterMap], *, fixed_m
             initial.AddParameterMap({k: tuple(v) for k, v in pm.items()})
         method.SetInitialTransformParameterObject(initial)
     method.SetLogToConsole(False)
-    if folder is not None:
-        method.SetOutputDirectory(folder)
     if threads is not None:
         method.SetNumberOfWorkUnits(int(threads))
     try:

@@ -53,9 +53,6 @@ WORKING_SPACING = 2.0
 #: the grid of the mutual information before and after: a quality number, not an optimum, so
 #: 4-8 times fewer voxels than the working grid are enough
 COARSE_SPACING = 4.0
-#: the last level of a rigid registration returns the mean of the parameters of this fraction of
-#: its last iterations, not the last ones (see docs/registration.md, iterate averaging)
-AVERAGED_ITERATIONS = 0.5
 _GRID_KEYS = ("Size", "Index", "Spacing", "Origin", "Direction")
 
 
@@ -127,7 +124,6 @@ def register(
                                                    WORKING_SPACING, runner)
     stages[0] = _with_scales(stages[0], work_fixed, fixed.center())
     first = stages[0]  # all its levels, on elastix's own pyramid of the working images
-    averaging: dict[str, float] = {}
     if search and stages[0].get("Transform") == ["EulerTransform"] and fixed.ndim == 3:
         _step(progress, cancel, 0, total, "trying start rotations")
         start = multi_start(work_fixed, work_moving, start, single_levels(stages[0])[0], template,
@@ -137,9 +133,8 @@ def register(
         # the search ran the coarsest level at 8 mm; its answer is within about 2 mm of the last
         # level's, so the levels between are skipped (see docs/registration.md, pyramid)
         first = single_levels(stages[0], 1)[0]
-        averaging = {"average_last": AVERAGED_ITERATIONS}
     _step(progress, cancel, 1, total, f"stage 1/{len(stages)}: {stages[0]['Transform'][0]}")
-    maps = run([first], initial_maps=[rigid_to_map(start, template)], **averaging)
+    maps = run([first], initial_maps=[rigid_to_map(start, template)])
     for i, stage in enumerate(stages[1:], start=2):
         _step(progress, cancel, i, total, f"stage {i}/{len(stages)}: {stage['Transform'][0]}")
         maps = run([stage], initial_maps=maps)
