@@ -130,7 +130,7 @@ def register(
                             run=runner,
                             fixed_mask=binned_mask(fixed_mask, work_fixed)
                             if fixed_mask is not None else None)
-        # the search ran the coarsest level at 8 mm; its answer is within about 2 mm of the last
+        # the search ran the coarsest level at 8 mm; its answer is within a few mm of the last
         # level's, so the levels between are skipped (see docs/registration.md, pyramid)
         first = single_levels(stages[0], 1)[0]
     _step(progress, cancel, 1, total, f"stage 1/{len(stages)}: {stages[0]['Transform'][0]}")
