@@ -138,7 +138,10 @@ def multi_start(
         return start
     best = max(found, key=lambda item: item[0])[1]
     for _ in range(MAX_REFINEMENTS):
-        refined = refine(stage, best)
+        try:
+            refined = refine(stage, best)
+        except RegistrationError:  # walked out of the moving image: the finer levels go on
+            break
         moved = tre_against_truth(best, refined, corners).max()
         best = refined
         if moved < spacing:

@@ -69,3 +69,23 @@ def test_a_far_start_is_refined_until_it_reaches_the_answer_of_the_near_one():
     points = sample_points(ct, ct.array > -300, n=500)
     assert np.median(tre_against_truth(compose([offset, far]), near, points)) < 2.0
     assert far_runs > near_runs
+
+
+def test_a_refinement_that_elastix_rejects_keeps_the_best_start(t1, t2):
+    """A refinement that walks out of the moving image leaves the best short run to the finer
+    levels instead of failing the registration."""
+    from medfuse.errors import RegistrationError
+
+    truth = sitk.Euler3DTransform(tuple(t1.center()), np.radians(6), np.radians(-4),
+                                  np.radians(5), (5.0, -4.0, 3.0))
+    moving = perturbed(t2, truth)
+    coarsest = single_levels(load_preset("rigid")[0])[0]
+
+    def refusing_refinement(*args, **kwargs):
+        if args[2][0]["MaximumNumberOfIterations"] == coarsest["MaximumNumberOfIterations"]:
+            raise RegistrationError("elastix failed: too many samples map outside moving image")
+        return _elastix.run(*args, threads=1, **kwargs)
+
+    chosen = multi_start(t1, moving, initial_transform(t1, moving), coarsest, _grid_template(t1),
+                         run=refusing_refinement)
+    assert _median_error(t1, truth, chosen) < 4.0  # the short runs' answer, coarser
