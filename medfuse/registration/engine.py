@@ -142,7 +142,7 @@ def register(
     transform = chain_to_sitk(maps)
     if isinstance(transform, sitk.CompositeTransform):
         transform = compose([transform])
-    metrics = _metrics(binned(fixed, COARSE_SPACING), binned(moving, COARSE_SPACING),
+    metrics = _metrics(binned(work_fixed, COARSE_SPACING), binned(work_moving, COARSE_SPACING),
                        transform, fixed_mask=fixed_mask, moving_mask=moving_mask, points=points,
                        warnings=warnings, grid=fixed, work_grid=work_fixed)
     metrics.update(preset=preset_name, elastix_version=_elastix.load().version,
