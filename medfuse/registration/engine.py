@@ -53,6 +53,10 @@ WORKING_SPACING = 2.0
 #: the grid of the mutual information before and after: a quality number, not an optimum, so
 #: 4-8 times fewer voxels than the working grid are enough
 COARSE_SPACING = 4.0
+#: the last level's samples are multiplied by this when the search's starts ended apart: the optimum
+#: is flat (a thigh along the limb), and the noise of the sampled gradient decides where the
+#: optimiser stops on it (see docs/registration.md, iterations / samples)
+FLAT_OPTIMUM_SAMPLES = 2
 _GRID_KEYS = ("Size", "Index", "Spacing", "Origin", "Direction")
 
 
@@ -126,13 +130,16 @@ def register(
     first = stages[0]  # all its levels, on elastix's own pyramid of the working images
     if search and stages[0].get("Transform") == ["EulerTransform"] and fixed.ndim == 3:
         _step(progress, cancel, 0, total, "trying start rotations")
-        start = multi_start(work_fixed, work_moving, start, single_levels(stages[0])[0], template,
+        found = multi_start(work_fixed, work_moving, start, single_levels(stages[0])[0], template,
                             run=runner,
                             fixed_mask=binned_mask(fixed_mask, work_fixed)
                             if fixed_mask is not None else None)
+        start = found.transform
         # the search ran the coarsest level at 8 mm; its answer is within a few mm of the last
         # level's, so the levels between are skipped (see docs/registration.md, pyramid)
         first = single_levels(stages[0], 1)[0]
+        if not found.starts_agreed:
+            first = _with_more_samples(first, FLAT_OPTIMUM_SAMPLES)
     _step(progress, cancel, 1, total, f"stage 1/{len(stages)}: {stages[0]['Transform'][0]}")
     maps = run([first], initial_maps=[rigid_to_map(start, template)])
     for i, stage in enumerate(stages[1:], start=2):
@@ -202,6 +209,15 @@ def _one_metric(level: ParameterMap) -> ParameterMap:
     plain = {k: v for k, v in level.items() if not _METRIC_WEIGHT.fullmatch(k)}
     return {**plain, "Registration": ["MultiResolutionRegistration"],
             "Metric": [level["Metric"][used[0]]]}
+
+
+def _with_more_samples(level: ParameterMap, factor: int) -> ParameterMap:
+    """The one-level map ``level`` with ``factor`` times its spatial samples (unchanged when it
+    leaves their number to elastix)."""
+    if "NumberOfSpatialSamples" not in level:
+        return level
+    samples = int(float(level["NumberOfSpatialSamples"][0]))
+    return {**level, "NumberOfSpatialSamples": [str(samples * factor)]}
 
 
 def _with_scales(stage: ParameterMap, grid: Volume, center: Any) -> ParameterMap:

@@ -13,7 +13,7 @@ starts within about 1.5 mm of each other where a flat optimum had left them up t
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import SimpleITK as sitk
@@ -34,6 +34,14 @@ SEARCH_EXACT_GRADIENT_SAMPLES = 1024
 #: fixed image by a search voxel or more (from +-15 degree, +-20 mm starts the short runs can end
 #: 20 mm short of the optimum), at most this many times
 MAX_REFINEMENTS = 3
+
+
+class SearchResult(NamedTuple):
+    """The refined best start, and whether the first three starts ended at one pose (when not,
+    the optimum is flat or there are several, and the finer levels need more samples)."""
+
+    transform: sitk.Transform
+    starts_agreed: bool
 
 
 def binned(volume: Volume, spacing: float) -> Volume:
@@ -87,7 +95,7 @@ def multi_start(
     spacing: float = 8.0,
     degrees: float = 15.0,
     agree_mm: float = 12.0,
-) -> sitk.Transform:
+) -> SearchResult:
     """The best (by :func:`score`) of ``start`` and ``start`` rotated about the fixed centre, each
     refined briefly at ``spacing`` mm (steps of up to one voxel), then refined by the one-level map
     ``stage`` there until it moves the image by less than a voxel (:data:`MAX_REFINEMENTS`).
@@ -96,6 +104,7 @@ def multi_start(
     reach one pose (no fixed-image corner more than ``agree_mm`` apart): starts that far apart
     ending together show a basin wide enough that the other rotations would end there too.
     ``run(fixed_itk, moving_itk, maps, initial_maps=..., fixed_mask=...)`` is the elastix runner.
+    Returns the refined best start and whether the first three starts agreed.
     """
     from medfuse.registration import _elastix
 
@@ -121,6 +130,7 @@ def multi_start(
         return from_matrix(affine_matrix(chain_to_sitk(maps)), center=centre)
 
     found: list[tuple[float, sitk.Transform]] = []
+    agreed = False
     for r in rotations(degrees):
         rot = np.eye(4)
         rot[:3, :3] = r
@@ -131,11 +141,12 @@ def multi_start(
         except RegistrationError:  # a start that elastix cannot handle (no overlap) is skipped
             continue
         found.append((score(f, m, keep, refined), refined))
-        if len(found) == 3 and all(tre_against_truth(found[0][1], t, corners).max() < agree_mm
-                                   for _, t in found[1:]):
+        agreed = len(found) == 3 and all(tre_against_truth(found[0][1], t, corners).max() < agree_mm
+                                         for _, t in found[1:])
+        if agreed:
             break
     if not found:
-        return start
+        return SearchResult(start, False)
     best = max(found, key=lambda item: item[0])[1]
     for _ in range(MAX_REFINEMENTS):
         try:
@@ -146,7 +157,7 @@ def multi_start(
         best = refined
         if moved < spacing:
             break
-    return best
+    return SearchResult(best, agreed)
 
 
 def _corners(volume: Volume) -> np.ndarray:

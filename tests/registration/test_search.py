@@ -18,8 +18,8 @@ from tests.registration.conftest import perturbed
 
 
 def _search(fixed, moving, preset="rigid", **options):
-    """multi_start of ``moving`` onto ``fixed``; returns the chosen start and how many elastix runs
-    there were (the starts and the refinements of the best)."""
+    """multi_start of ``moving`` onto ``fixed``; returns its result and how many elastix runs there
+    were (the starts and the refinements of the best)."""
     calls = []
 
     def counting_run(*args, **kwargs):
@@ -44,7 +44,8 @@ def test_search_stops_after_three_agreeing_starts(t1, t2):
                                   np.radians(5), (5.0, -4.0, 3.0))
     chosen, runs = _search(t1, perturbed(t2, truth))
     assert runs == 3 + 1
-    assert _median_error(t1, truth, chosen) < 2.5  # an 8 mm level: within a few mm of the end
+    assert chosen.starts_agreed
+    assert _median_error(t1, truth, chosen.transform) < 2.5  # 8 mm: within a few mm of the end
 
 
 def test_search_tries_every_rotation_when_starts_disagree(t1, t2):
@@ -52,7 +53,8 @@ def test_search_tries_every_rotation_when_starts_disagree(t1, t2):
                                   np.radians(5), (5.0, -4.0, 3.0))
     chosen, runs = _search(t1, perturbed(t2, truth), agree_mm=0.0)
     assert runs == len(rotations()) + 1
-    assert _median_error(t1, truth, chosen) < 2.5
+    assert not chosen.starts_agreed
+    assert _median_error(t1, truth, chosen.transform) < 2.5
 
 
 def test_a_far_start_is_refined_until_it_reaches_the_answer_of_the_near_one():
@@ -67,7 +69,8 @@ def test_a_far_start_is_refined_until_it_reaches_the_answer_of_the_near_one():
                                    (-10.0, 19.1, 13.0))
     far, far_runs = _search(ct, perturbed(pet, offset), "rigid_mi")
     points = sample_points(ct, ct.array > -300, n=500)
-    assert np.median(tre_against_truth(compose([offset, far]), near, points)) < 2.0
+    assert np.median(tre_against_truth(compose([offset, far.transform]), near.transform,
+                                       points)) < 2.0
     assert far_runs > near_runs
 
 
@@ -88,4 +91,4 @@ def test_a_refinement_that_elastix_rejects_keeps_the_best_start(t1, t2):
 
     chosen = multi_start(t1, moving, initial_transform(t1, moving), coarsest, _grid_template(t1),
                          run=refusing_refinement)
-    assert _median_error(t1, truth, chosen) < 4.0  # the short runs' answer, coarser
+    assert _median_error(t1, truth, chosen.transform) < 4.0  # the short runs' answer, coarser
