@@ -14,7 +14,7 @@ def register(
     fixed: Path = typer.Argument(..., help="Fixed image: DICOM folder or NIfTI file."),
     moving: Path = typer.Argument(..., help="Moving image: DICOM folder or NIfTI file."),
     out: Path = typer.Option(..., "-o", "--out", help="Output folder (created; never an input folder)."),
-    preset: str = typer.Option(None, "--preset", help="rigid, affine, bspline or rigid_affine_bspline."),
+    preset: str = typer.Option(None, "--preset", help="rigid, rigid_mi, affine, bspline, rigid_affine_bspline or a plugin's (default: chosen by modality pair)."),
     params: list[Path] = typer.Option(None, "--params", help="Your own elastix parameter file; repeat for stages."),
     fixed_mask: Path = typer.Option(None, "--fixed-mask", help="Mask on the fixed grid."),
     moving_mask: Path = typer.Option(None, "--moving-mask", help="Mask on the moving grid."),
