@@ -1,7 +1,7 @@
 """Registration benchmark: MedFuse against elastix's default rigid map, SimpleITK's Mattes-MI recipe
 and ANTsPy's ``Rigid``, from known rigid perturbations of real volumes.
 
-Run from the repository root (about 15 minutes on 2 idle cores; results are kept in a cache file
+Run from the repository root (about 20 minutes on 2 idle cores; results are kept in a cache file
 after each case, so an interrupted run resumes)::
 
     .venv/bin/python benchmarks/registration.py --out benchmarks/results_registration.md --wide --command
