@@ -34,6 +34,9 @@ SEARCH_EXACT_GRADIENT_SAMPLES = 1024
 #: fixed image by a search voxel or more (from +-15 degree, +-20 mm starts the short runs can end
 #: 20 mm short of the optimum), at most this many times
 MAX_REFINEMENTS = 3
+#: when the first three starts agree the basin is clear and the refinement only polishes their
+#: answer: it runs this share of the level's iterations (the full level travels flat optima)
+AGREED_REFINEMENT_SHARE = 0.5
 
 
 class SearchResult(NamedTuple):
@@ -148,9 +151,10 @@ def multi_start(
     if not found:
         return SearchResult(start, False)
     best = max(found, key=lambda item: item[0])[1]
+    level = _shortened(stage, AGREED_REFINEMENT_SHARE) if agreed else stage
     for _ in range(MAX_REFINEMENTS):
         try:
-            refined = refine(stage, best)
+            refined = refine(level, best)
         except RegistrationError:  # walked out of the moving image: the finer levels go on
             break
         moved = tre_against_truth(best, refined, corners).max()
@@ -158,6 +162,12 @@ def multi_start(
         if moved < spacing:
             break
     return SearchResult(best, agreed)
+
+
+def _shortened(level: ParameterMap, share: float) -> ParameterMap:
+    """The one-level map ``level`` with ``share`` of its iterations."""
+    iterations = int(level.get("MaximumNumberOfIterations", ["500"])[0])
+    return {**level, "MaximumNumberOfIterations": [str(max(1, round(iterations * share)))]}
 
 
 def _corners(volume: Volume) -> np.ndarray:
