@@ -8,6 +8,7 @@ normalised mutual information (Studholme et al. 1999, insensitive to the size of
 refined by the preset's whole coarsest level. A start costs about 20 ms; the refinement, with
 four times the samples of a start and twice the iterations, brought the answers from different
 starts within about 1.5 mm of each other where a flat optimum had left them up to 15 mm apart.
+Where the first three starts agree the basin is clear, and the refinement runs half the level.
 """
 
 from __future__ import annotations
