@@ -102,7 +102,8 @@ def multi_start(
 ) -> SearchResult:
     """The best (by :func:`score`) of ``start`` and ``start`` rotated about the fixed centre, each
     refined briefly at ``spacing`` mm (steps of up to one voxel), then refined by the one-level map
-    ``stage`` there until it moves the image by less than a voxel (:data:`MAX_REFINEMENTS`).
+    ``stage`` there until it moves the image by less than a voxel (:data:`MAX_REFINEMENTS`; with
+    :data:`AGREED_REFINEMENT_SHARE` of its iterations where the first three starts agreed).
 
     The search stops after the first three starts (the start and +-``degrees`` about x) when they
     reach one pose (no fixed-image corner more than ``agree_mm`` apart): starts that far apart
