@@ -27,6 +27,7 @@ from medfuse.registration.presets import (
     choose_preset,
     load_preset,
     read_parameter_file,
+    scaled,
 )
 from medfuse.registration.result import RegistrationResult
 from medfuse.registration.search import binned, binned_mask, multi_start
@@ -139,7 +140,7 @@ def register(
         # level's, so the levels between are skipped (see docs/registration.md, pyramid)
         first = single_levels(stages[0], 1)[0]
         if not found.starts_agreed:
-            first = _with_more_samples(first, FLAT_OPTIMUM_SAMPLES)
+            first = scaled(first, "NumberOfSpatialSamples", FLAT_OPTIMUM_SAMPLES)
     _step(progress, cancel, 1, total, f"stage 1/{len(stages)}: {stages[0]['Transform'][0]}")
     maps = run([first], initial_maps=[rigid_to_map(start, template)])
     for i, stage in enumerate(stages[1:], start=2):
@@ -209,15 +210,6 @@ def _one_metric(level: ParameterMap) -> ParameterMap:
     plain = {k: v for k, v in level.items() if not _METRIC_WEIGHT.fullmatch(k)}
     return {**plain, "Registration": ["MultiResolutionRegistration"],
             "Metric": [level["Metric"][used[0]]]}
-
-
-def _with_more_samples(level: ParameterMap, factor: int) -> ParameterMap:
-    """The one-level map ``level`` with ``factor`` times its spatial samples (unchanged when it
-    leaves their number to elastix)."""
-    if "NumberOfSpatialSamples" not in level:
-        return level
-    samples = int(float(level["NumberOfSpatialSamples"][0]))
-    return {**level, "NumberOfSpatialSamples": [str(samples * factor)]}
 
 
 def _with_scales(stage: ParameterMap, grid: Volume, center: Any) -> ParameterMap:

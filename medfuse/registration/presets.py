@@ -98,6 +98,24 @@ def format_parameter_map(pm: ParameterMap) -> str:
     return "".join(f"({k} {' '.join(value(v) for v in vs)})\n" for k, vs in pm.items())
 
 
+def scaled(level: ParameterMap, key: str, factor: float, *, default: int | None = None
+           ) -> ParameterMap:
+    """The one-level map ``level`` with its count ``key`` (samples, iterations) times ``factor``;
+    ``default`` is elastix's value when the map leaves it out (unchanged when None).
+
+    Examples
+    --------
+    >>> scaled({"NumberOfSpatialSamples": ["3072"]}, "NumberOfSpatialSamples", 2)
+    {'NumberOfSpatialSamples': ['6144']}
+    >>> scaled({}, "NumberOfSpatialSamples", 2)
+    {}
+    """
+    if key not in level and default is None:
+        return level
+    count = int(float(level[key][0])) if key in level else default
+    return {**level, key: [str(max(1, round(count * factor)))]}
+
+
 def plugin_presets() -> dict[str, tuple[tuple[str, ...], str]]:
     """Presets from plugins (group ``medfuse.presets``): ``{name: (stage file paths, package)}``.
 

@@ -20,7 +20,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from medfuse.errors import RegistrationError
-from medfuse.registration.presets import ParameterMap
+from medfuse.registration.presets import ParameterMap, scaled
 from medfuse.registration.quality import information, tre_against_truth, value_range, warp
 from medfuse.registration.transforms import affine_matrix, chain_to_sitk, from_matrix, rigid_to_map
 from medfuse.volume import Volume
@@ -153,7 +153,8 @@ def multi_start(
     if not found:
         return SearchResult(start, False)
     best = max(found, key=lambda item: item[0])[1]
-    level = _shortened(stage, AGREED_REFINEMENT_SHARE) if agreed else stage
+    level = scaled(stage, "MaximumNumberOfIterations", AGREED_REFINEMENT_SHARE,
+                   default=500) if agreed else stage  # 500: elastix's default
     for _ in range(MAX_REFINEMENTS):
         try:
             refined = refine(level, best)
@@ -164,12 +165,6 @@ def multi_start(
         if moved < spacing:
             break
     return SearchResult(best, agreed)
-
-
-def _shortened(level: ParameterMap, share: float) -> ParameterMap:
-    """The one-level map ``level`` with ``share`` of its iterations."""
-    iterations = int(level.get("MaximumNumberOfIterations", ["500"])[0])
-    return {**level, "MaximumNumberOfIterations": [str(max(1, round(iterations * share)))]}
 
 
 def _corners(volume: Volume) -> np.ndarray:
