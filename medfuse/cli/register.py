@@ -22,6 +22,7 @@ def register(
     fixed_modality: str = typer.Option(None, "--fixed-modality", help="CT, MR, PT, NM ... (NIfTI has none)."),
     moving_modality: str = typer.Option(None, "--moving-modality", help="CT, MR, PT, NM ... (NIfTI has none)."),
     init: str = typer.Option(None, "--init", help="geometry, center, moments, landmarks or none."),
+    seed: int = typer.Option(None, "--seed", help="elastix's random seed (default: its fixed seed; runs repeat exactly)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
     """Register MOVING onto FIXED; write registered.nii.gz, transform.tfm,
@@ -32,7 +33,7 @@ def register(
         result = register_files(
             fixed, moving, out, preset=preset, params=params or None, fixed_mask=fixed_mask,
             moving_mask=moving_mask, landmarks=landmarks, fixed_modality=fixed_modality,
-            moving_modality=moving_modality, init=init,
+            moving_modality=moving_modality, init=init, seed=seed,
         )
         return
     from rich.console import Console
@@ -48,7 +49,7 @@ def register(
         result = register_files(
             fixed, moving, out, preset=preset, params=params or None, fixed_mask=fixed_mask,
             moving_mask=moving_mask, landmarks=landmarks, fixed_modality=fixed_modality,
-            moving_modality=moving_modality, init=init, progress=progress,
+            moving_modality=moving_modality, init=init, seed=seed, progress=progress,
         )
     m = result.metrics
     console.print(

@@ -79,6 +79,7 @@ def register(
     progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
     threads: int | None = None,
+    seed: int | None = None,
 ) -> RegistrationResult:
     """Register ``moving`` onto ``fixed`` with elastix.
 
@@ -102,6 +103,8 @@ def register(
     progress : ``progress(step, total, message)`` before each stage and at the end.
     cancel : called between stages; returning True raises :class:`RegistrationCancelled`.
     threads : elastix threads (default: all cores).
+    seed : elastix's ``RandomSeed`` for every run (its samplers draw from it). By default elastix's
+        fixed seed, so that a registration repeats exactly; another seed draws other samples.
 
     Raises
     ------
@@ -119,6 +122,8 @@ def register(
         inputs.check_mask(moving_mask, moving, "moving")
     points = _landmarks(landmarks)
     stages, preset_name, source = _stages(fixed, moving, preset=preset, params=params)
+    if seed is not None:
+        stages = [{**stage, "RandomSeed": [str(seed)]} for stage in stages]
     warnings: list[str] = []
     start = initial_transform(fixed, moving, method=init or ("landmarks" if points else "geometry"),
                               landmarks=points, warnings=warnings)
@@ -153,7 +158,7 @@ def register(
     metrics = _metrics(binned(work_fixed, COARSE_SPACING), binned(work_moving, COARSE_SPACING),
                        transform, fixed_mask=fixed_mask, moving_mask=moving_mask, points=points,
                        warnings=warnings, grid=fixed, work_grid=work_fixed)
-    metrics.update(preset=preset_name, elastix_version=_elastix.load().version,
+    metrics.update(preset=preset_name, elastix_version=_elastix.load().version, seed=seed,
                    duration_s=round(time.perf_counter() - started, 3))
     for w in metrics["warnings"]:
         logger.warning("registration: %s", w)

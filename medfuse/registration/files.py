@@ -37,6 +37,7 @@ def register_files(
     moving_modality: str | None = None,
     init: Any = None,
     progress: Progress | None = None,
+    seed: int | None = None,
 ) -> RegistrationResult:
     """Register the image at ``moving`` onto the one at ``fixed`` and write the results into ``out``.
 
@@ -67,7 +68,7 @@ def register_files(
     }
     result = register(
         fixed_volume, moving_volume, preset=preset, params=list(params) if params else None,
-        landmarks=landmarks, init=init, progress=progress, **masks,
+        landmarks=landmarks, init=init, progress=progress, seed=seed, **masks,
     )
     result.metrics["inputs"] = {"fixed": str(fixed), "moving": str(moving)}
     write_nifti(result.apply(moving_volume), out / "registered.nii.gz")

@@ -26,7 +26,7 @@ def test_register_writes_every_output(pair, tmp_path):
     fixed, moving = pair
     out = tmp_path / "out"
     code = main(["register", str(fixed), str(moving), "-o", str(out), "--fixed-modality", "MR",
-                 "--moving-modality", "MR", "--quiet"])
+                 "--moving-modality", "MR", "--seed", "5", "--quiet"])
     assert code == 0
     names = {p.name for p in out.iterdir()}
     assert {"registered.nii.gz", "transform.tfm", "metrics.json", "TransformParameters.0.txt",
@@ -34,6 +34,7 @@ def test_register_writes_every_output(pair, tmp_path):
     assert not any(n.startswith(".") for n in names)  # no temporary files left
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["mi_after"] > metrics["mi_before"] and metrics["preset"] == "rigid_mi"
+    assert metrics["seed"] == 5
 
 
 def test_register_refuses_to_write_into_an_input_folder(pair, capsys):
