@@ -90,15 +90,16 @@ def perturbed(moving: Volume, t: sitk.Transform) -> Volume:
 
 
 # ----------------------------------------------------------------------------------- methods
-def medfuse_method(fixed: Volume, moving: Volume) -> sitk.Transform:
+def medfuse_method(fixed: Volume, moving: Volume, *, seed: int | None = None) -> sitk.Transform:
     from medfuse.registration import register
 
-    return register(fixed, moving, threads=1).transform
+    return register(fixed, moving, threads=1, seed=seed).transform
 
 
-def elastix_default(fixed: Volume, moving: Volume, *, resolutions: int | None = None
-                    ) -> sitk.Transform:
-    """Elastix's default rigid map (4 resolutions), or the same with ``resolutions`` levels."""
+def elastix_default(fixed: Volume, moving: Volume, *, resolutions: int | None = None,
+                    seed: int | None = None) -> sitk.Transform:
+    """Elastix's default rigid map (4 resolutions), or the same with ``resolutions`` levels;
+    ``seed`` replaces elastix's fixed random seed."""
     from medfuse.registration import _elastix
     from medfuse.registration.transforms import chain_to_sitk
 
@@ -106,6 +107,8 @@ def elastix_default(fixed: Volume, moving: Volume, *, resolutions: int | None = 
     pm["WriteResultImage"] = ["false"]
     if resolutions is not None:
         pm["NumberOfResolutions"] = [str(resolutions)]
+    if seed is not None:
+        pm["RandomSeed"] = [str(seed)]
     return chain_to_sitk(_elastix.run(_elastix.to_itk(fixed), _elastix.to_itk(moving), [pm],
                                       threads=1))
 
@@ -132,9 +135,10 @@ def sitk_recipe(fixed: Volume, moving: Volume, *, percentage: float = 0.01) -> s
     return reg.Execute(f, m)
 
 
-def ants_rigid(fixed: Volume, moving: Volume) -> sitk.Transform:
+def ants_rigid(fixed: Volume, moving: Volume, *, seed: int | None = None) -> sitk.Transform:
     """ANTsPy ``registration(type_of_transform="Rigid")``; its forward transform maps fixed points
-    to moving points like ITK's."""
+    to moving points like ITK's. ANTs seeds its sampler from the clock unless ``seed`` is given
+    (through its ``ANTS_RANDOM_SEED`` variable)."""
     import ants
 
     def to_ants(v: Volume):
@@ -143,7 +147,12 @@ def ants_rigid(fixed: Volume, moving: Volume) -> sitk.Transform:
                               direction=np.asarray(v.direction))
         return img
 
-    out = ants.registration(to_ants(fixed), to_ants(moving), type_of_transform="Rigid")
+    if seed is not None:
+        os.environ["ANTS_RANDOM_SEED"] = str(seed)
+    try:
+        out = ants.registration(to_ants(fixed), to_ants(moving), type_of_transform="Rigid")
+    finally:
+        os.environ.pop("ANTS_RANDOM_SEED", None)
     transform = sitk.ReadTransform(out["fwdtransforms"][0])
     for path in {*out["fwdtransforms"], *out["invtransforms"]}:  # ANTs leaves them in /tmp
         Path(path).unlink(missing_ok=True)
@@ -172,14 +181,15 @@ def methods() -> dict[str, Method]:
 
 # ----------------------------------------------------------------------------------- running
 def run_case(case: dict, chosen: dict[str, Method], *, n: int, degrees: float, mm: float,
-             seed: int) -> dict[str, dict]:
+             seed: int, own_answer: bool = True) -> dict[str, dict]:
     """Every method in ``chosen`` on ``n`` perturbations of ``case``; the methods take turns on each
-    perturbed image, so that a burst of load on the shared machine slows them alike."""
+    perturbed image, so that a burst of load on the shared machine slows them alike. With
+    ``own_answer``, also how far each lands from its own result from the unperturbed start."""
     fixed, moving = case["fixed"], case["moving"]
     points = quality.sample_points(fixed, case["anatomy"], n=2000)
     identity = sitk.Euler3DTransform()
-    own = {name: method(fixed, moving) for name, method in chosen.items()}
-    out = {name: dict(tre=[], own=[], time=[], cpu=[]) for name in chosen}
+    own = {name: method(fixed, moving) for name, method in chosen.items()} if own_answer else {}
+    out = {name: dict(tre=[], own=[], shift=[], time=[], cpu=[]) for name in chosen}
     rng = np.random.default_rng(seed)
     for _ in range(n):
         p = perturbation(rng, fixed.center(), degrees, mm)
@@ -193,9 +203,39 @@ def run_case(case: dict, chosen: dict[str, Method], *, n: int, degrees: float, m
             # found maps fixed -> perturbed moving; p maps perturbed -> original moving
             total = compose([p, found])
             r["tre"].append(float(np.median(quality.tre_against_truth(total, identity, points))))
-            r["own"].append(float(np.median(quality.tre_against_truth(total, own[name], points))))
-    for name, r in out.items():
-        r["own_at_truth"] = float(np.median(quality.tre_against_truth(own[name], identity, points)))
+            r["shift"].append(_mean_shift(total, points))
+            if own:
+                r["own"].append(float(np.median(quality.tre_against_truth(total, own[name],
+                                                                          points))))
+    for name, transform in own.items():
+        out[name]["own_at_truth"] = float(np.median(quality.tre_against_truth(transform, identity,
+                                                                               points)))
+    return out
+
+
+def _mean_shift(transform: sitk.Transform, points: np.ndarray) -> list[float]:
+    """The mean displacement (x, y, z in mm) that ``transform`` gives ``points``."""
+    moved = np.array([transform.TransformPoint(tuple(map(float, p))) for p in points])
+    return (moved - points).mean(axis=0).tolist()
+
+
+#: the methods whose random draws the seed study compares (each takes ``seed=``)
+SEEDED = (MEDFUSE, "elastix default rigid", "elastix, 3 resolutions", "ANTsPy Rigid")
+
+
+def draws(case: dict, chosen: dict[str, Method], *, seeds: int, n: int, seed: int
+          ) -> dict[str, dict[str, list]]:
+    """Per method, under each of ``seeds`` random seeds, the median TRE and the mean shift of
+    ``n`` perturbations of ``case`` (the same perturbations for every seed and method): a table
+    cell is one draw of the optimiser's sampling; these are several."""
+    out: dict[str, dict[str, list]] = {name: dict(tre=[], shift=[]) for name in chosen}
+    for draw in range(1, seeds + 1):
+        cell = run_case(case, {name: functools.partial(method, seed=draw)
+                               for name, method in chosen.items()},
+                        n=n, degrees=10.0, mm=10.0, seed=seed, own_answer=False)
+        for name, r in cell.items():
+            out[name]["tre"].append(statistics.median(r["tre"]))
+            out[name]["shift"].append(np.mean(r["shift"], axis=0).tolist())
     return out
 
 
@@ -302,6 +342,8 @@ def render(cache: dict, case_list: list[dict]) -> str:
         if loads:
             text += ["", f"Load average (1 min) at the start and end of the runs: "
                      f"{', '.join(f'{x:.1f}' for x in loads)} on 2 cores."]
+    if cache.get("draws"):
+        text += _draws_table(cache["draws"])
     if cache.get("wide"):
         text += ["", "## MedFuse from wider starts (+-15 degrees, +-20 mm per axis)", "",
                  "| data (truth) | MedFuse rigid |", "|---|---|"]
@@ -323,6 +365,32 @@ def render(cache: dict, case_list: list[dict]) -> str:
     return "\n".join(text) + "\n"
 
 
+def _draws_table(found: dict[str, dict[str, dict[str, list]]]) -> list[str]:
+    """The seed study as markdown: per case and method, the mean over seeds of the median TRE,
+    its standard error and range, and the mean shift of the answers from the truth."""
+    shown = [m for m in SEEDED if any(m in per_case for per_case in found.values())]
+    seeds = max(len(r["tre"]) for per_case in found.values() for r in per_case.values())
+    text = ["", "## Exact truth over random draws (+-10 degrees, +-10 mm per axis)", "",
+            "A cell of the first table is one draw: its ten starts share the method's random seed. "
+            f"Here each method ran {seeds} seeds on the same perturbations. Per seed: the median "
+            "TRE over the starts; shown: the mean over seeds +- its standard error [lowest-"
+            "highest], and below it the mean displacement (x, y, z; mm, LPS) that the answers "
+            "give the anatomy, where the truth gives none.",
+            "", "| data | " + " | ".join(shown) + " |", "|---|" + "---|" * len(shown)]
+    for case, per_method in found.items():
+        cells = []
+        for m in shown:
+            if m not in per_method:
+                cells.append("")
+                continue
+            tre, shift = per_method[m]["tre"], np.mean(per_method[m]["shift"], axis=0)
+            se = statistics.stdev(tre) / len(tre) ** 0.5 if len(tre) > 1 else float("nan")
+            cells.append(f"{statistics.mean(tre):.3f} +- {se:.3f} mm [{min(tre):.2f}-"
+                         f"{max(tre):.2f}]<br>({', '.join(f'{x:+.2f}' for x in shift)})")
+        text.append(f"| {case} | " + " | ".join(cells) + " |")
+    return text
+
+
 def _ratio(times: dict, method: str, case: str, fmt: str) -> str:
     """``fmt`` of ``method``'s median time on ``case`` over MedFuse's, or "" when either is missing."""
     ours, theirs = times.get(MEDFUSE, {}), times.get(method, {})
@@ -338,6 +406,9 @@ def main() -> None:
     parser.add_argument("--only", default="", help="run only methods whose name contains this")
     parser.add_argument("--wide", action="store_true",
                         help="also run MedFuse from +-15 degrees, +-20 mm starts")
+    parser.add_argument("--draws", type=int, default=0, metavar="SEEDS",
+                        help="also run the exact-truth cases under this many random seeds")
+    parser.add_argument("--draw-starts", type=int, default=5, help="perturbations per seed")
     parser.add_argument("--command", action="store_true", help="also time the whole command")
     parser.add_argument("--pet-ct", action="store_true", help="also measure the PET/CT question")
     args = parser.parse_args()
@@ -353,12 +424,15 @@ def main() -> None:
     all_cases = cases()
     chosen = {k: v for k, v in methods().items() if args.only.lower() in k.lower()}
     cache.setdefault("times", {})
-    cache.setdefault("load", []).append(os.getloadavg()[0])
+    load_at_start = os.getloadavg()[0]
     for i, case in enumerate(all_cases):  # methods side by side, case by case: same machine load
         todo = {name: method for name, method in chosen.items()
                 if case["name"] not in cache["anchors"].get(name, {})}
         if not todo:
             continue
+        if load_at_start is not None:  # the load line describes the runs of this table
+            cache.setdefault("load", []).append(load_at_start)
+            load_at_start = None
         for name, r in run_case(case, todo, n=args.n, degrees=10.0, mm=10.0, seed=100 + i).items():
             done = cache["anchors"].setdefault(name, {})
             done[case["name"]] = summary(case, r)
@@ -366,7 +440,8 @@ def main() -> None:
             cache.setdefault("cpu", {}).setdefault(name, {})[case["name"]] = statistics.median(r["cpu"])
             print(f"{case['name']:<22} {name:<28} {done[case['name']]}", flush=True)
         save()
-    cache["load"].append(os.getloadavg()[0])
+    if load_at_start is None:
+        cache["load"].append(os.getloadavg()[0])
     if args.wide:
         wide = cache.setdefault("wide", {})
         for i, case in enumerate(all_cases):
@@ -375,6 +450,14 @@ def main() -> None:
                              seed=200 + i)[MEDFUSE]
                 wide[case["name"]] = summary(case, r)
                 print(f"{case['name']:<22} wide {wide[case['name']]}", flush=True)
+                save()
+    if args.draws:
+        seeded = {name: m for name, m in chosen.items() if name in SEEDED}
+        for i, case in enumerate(all_cases):
+            if case["truth"] == "exact" and case["name"] not in cache.setdefault("draws", {}):
+                cache["draws"][case["name"]] = draws(case, seeded, seeds=args.draws,
+                                                     n=args.draw_starts, seed=300 + i)
+                print(f"{case['name']:<22} draws {cache['draws'][case['name']]}", flush=True)
                 save()
     if args.command:
         cache["command"] = command_time()
