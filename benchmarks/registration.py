@@ -2,10 +2,14 @@
 resolutions), SimpleITK's Mattes-MI recipe (1 % and 10 % samples) and ANTsPy's ``Rigid``, from
 known rigid perturbations of real volumes.
 
-Run from the repository root (about 35 minutes on 2 idle cores; results are kept in a cache file
-after each case, so an interrupted run resumes)::
+Run from the repository root (``make bench`` runs it so; about 35 minutes on 2 idle cores, and an
+hour more for ``--draws 8``; results are kept in a cache file after each case, so an interrupted run
+resumes)::
 
-    .venv/bin/python benchmarks/registration.py --out benchmarks/results_registration.md --wide --command
+    .venv/bin/python benchmarks/registration.py --out benchmarks/results_registration.md \
+        --wide --command --pet-ct --draws 8
+
+What the numbers show is written by hand in ``benchmarks/notes_registration.md``.
 
 Cases (``../shared/data/volumes``): SPM12 T2, PET and SPECT templates onto T1 (exact truth: the
 identity), the bundled sample phantom's PET and MR onto its CT (exact truth: ``truth.json``, undone
