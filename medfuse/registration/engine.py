@@ -123,6 +123,9 @@ def register(
     points = _landmarks(landmarks)
     stages, preset_name, source = _stages(fixed, moving, preset=preset, params=params)
     if seed is not None:
+        if not 0 <= seed < 2**32:
+            raise RegistrationError(f"seed {seed} is not between 0 and {2**32 - 1} "
+                                    "(elastix's RandomSeed is an unsigned 32-bit number)")
         stages = [{**stage, "RandomSeed": [str(seed)]} for stage in stages]
     warnings: list[str] = []
     start = initial_transform(fixed, moving, method=init or ("landmarks" if points else "geometry"),

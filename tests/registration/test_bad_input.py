@@ -61,3 +61,9 @@ def test_parameter_file_that_elastix_rejects(tmp_path):
 def test_preset_and_params_together(tmp_path):
     with pytest.raises(RegistrationError, match="either a preset or parameter files"):
         register(_vol(), _vol(), preset="rigid", params=tmp_path / "x.txt")
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_a_seed_elastix_cannot_take(seed):
+    with pytest.raises(RegistrationError, match=f"seed {seed} is not between 0 and 4294967295"):
+        register(_vol(), _vol(), seed=seed)
