@@ -75,7 +75,31 @@ def cases() -> list[dict]:
             moving = load(patient / folder / "nifti/image/image.nii.gz", modality=mod)
             out.append(dict(name=f"{patient.name} {folder} -> CT", fixed=ct, moving=moving,
                             truth=truth, anatomy=body))
+    ct = load(DATA / "sts/STS_001/CT/nifti/image/image.nii.gz", modality="CT", units="HU")
+    out.append(dict(name="STS_001 MR-like copy -> CT", fixed=ct, moving=mr_like_copy(ct),
+                    truth="exact", anatomy=ct.array > -300))
     return out
+
+
+def mr_like_copy(ct: Volume) -> Volume:
+    """An exact-truth pair at about 1 mm, which the data lack: ``ct`` with its tissue classes given
+    T1-like values (air and bone dark, fat bright, muscle grey), smoothed (sigma 0.7 mm),
+    resampled onto a 1.1 x 1.1 x 1.6 mm grid offset by a fraction of a voxel, with noise (SD 4 of
+    200). It shares the CT's anatomy exactly, so the truth is the identity; a derived pair, not
+    an acquisition."""
+    values = np.interp(ct.array.astype(np.float32), [-1000, -200, -100, 40, 300, 1500],
+                       [0, 30, 200, 90, 40, 10]).astype(np.float32)
+    image = sitk.SmoothingRecursiveGaussian(ct.with_array(values).to_sitk(), 0.7)
+    spacing = (1.1, 1.1, 1.6)
+    grid = sitk.Image([int(round(n * s / t)) for n, s, t in zip(image.GetSize(), image.GetSpacing(),
+                                                                  spacing)], sitk.sitkFloat32)
+    grid.SetSpacing(spacing)
+    grid.SetDirection(image.GetDirection())
+    grid.SetOrigin(image.TransformContinuousIndexToPhysicalPoint((0.34, -0.42, 0.28)))
+    copy = sitk.GetArrayFromImage(sitk.Resample(image, grid, sitk.Transform(), sitk.sitkBSpline))
+    copy += np.random.default_rng(0).normal(0.0, 4.0, copy.shape).astype(np.float32)
+    return Volume(copy, spacing=spacing, origin=grid.GetOrigin(), direction=ct.direction,
+                  modality="MR")
 
 
 def perturbation(rng: np.random.Generator, centre: np.ndarray, degrees: float,
