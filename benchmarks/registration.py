@@ -16,9 +16,10 @@ identity), the bundled sample phantom's PET and MR onto its CT (exact truth: ``t
 by re-placing the moving image, so that the truth is the identity here too), the PET and MR of
 each ``sts`` patient onto its CT (PET: the scanner alignment is the reference; MR: no truth, so
 only "back to its own answer" is measured), and a derived 1.1 mm pair with exact truth (a T1-like
-copy of the STS_001 CT, ``mr_like_copy``). Each moving image is perturbed by a random rigid transform by changing its geometry (no resampling, so nothing is lost),
-and TRE is the median distance, over 2000 points of the fixed image's anatomy, between where the
-result and the truth send them. Every method runs single-threaded.
+copy of the STS_001 CT, ``mr_like_copy``). Each moving image is perturbed by a random rigid
+transform by changing its geometry (no resampling, so nothing is lost), and TRE is the median
+distance, over 2000 points of the fixed image's anatomy, between where the result and the truth
+send them. Every method runs single-threaded.
 """
 
 from __future__ import annotations
