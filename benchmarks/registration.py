@@ -70,14 +70,16 @@ def cases() -> list[dict]:
         moving = perturbed(load(study / name.lower() / "dicom"), truth[name.lower()])
         out.append(dict(name=f"Sample phantom {name} -> CT", fixed=phantom_ct, moving=moving,
                         truth="exact", anatomy=phantom_ct.array > -500))
+    cts = {}
     for patient in sorted((DATA / "sts").glob("STS_*")):
-        ct = load(patient / "CT/nifti/image/image.nii.gz", modality="CT", units="HU")
+        ct = cts[patient.name] = load(patient / "CT/nifti/image/image.nii.gz", modality="CT",
+                                      units="HU")
         body = ct.array > -300
         for folder, mod, truth in (("PET", "PT", "scanner"), ("MR_T1", "MR", "none")):
             moving = load(patient / folder / "nifti/image/image.nii.gz", modality=mod)
             out.append(dict(name=f"{patient.name} {folder} -> CT", fixed=ct, moving=moving,
                             truth=truth, anatomy=body))
-    ct = load(DATA / "sts/STS_001/CT/nifti/image/image.nii.gz", modality="CT", units="HU")
+    ct = cts["STS_001"]
     out.append(dict(name="STS_001 MR-like copy -> CT", fixed=ct, moving=mr_like_copy(ct),
                     truth="exact", anatomy=ct.array > -300))
     return out
@@ -244,9 +246,9 @@ def run_case(case: dict, chosen: dict[str, Method], *, n: int, degrees: float, m
 
 
 def _mean_shift(transform: sitk.Transform, points: np.ndarray) -> list[float]:
-    """The mean displacement (x, y, z in mm) that ``transform`` gives ``points``."""
-    moved = np.array([transform.TransformPoint(tuple(map(float, p))) for p in points])
-    return (moved - points).mean(axis=0).tolist()
+    """The mean displacement (x, y, z in mm) that the linear ``transform`` gives ``points``."""
+    m = affine_matrix(transform)
+    return (points @ m[:3, :3].T + m[:3, 3] - points).mean(axis=0).tolist()
 
 
 #: the methods whose random draws the seed study compares (each takes ``seed=``)
@@ -315,8 +317,10 @@ def pet_ct_question() -> dict[str, dict[str, float]]:
 
     identity = sitk.Euler3DTransform()
     out = {}
+    cts = {}
     for patient in sorted((DATA / "sts").glob("STS_*")):
-        ct = load(patient / "CT/nifti/image/image.nii.gz", modality="CT", units="HU")
+        ct = cts[patient.name] = load(patient / "CT/nifti/image/image.nii.gz", modality="CT",
+                                      units="HU")
         pet = load(patient / "PET/nifti/image/image.nii.gz", modality="PT")
         gtv = load(patient / "CT/nifti/mask/mask.nii.gz")
         body = ct.array > -300
@@ -454,23 +458,22 @@ def main() -> None:
     all_cases = cases()
     chosen = {k: v for k, v in methods().items() if args.only.lower() in k.lower()}
     cache.setdefault("times", {})
-    load_at_start = os.getloadavg()[0]
+    todo = [{name: method for name, method in chosen.items()
+             if case["name"] not in cache["anchors"].get(name, {})} for case in all_cases]
+    if any(todo):  # the load line describes the runs of this table
+        cache.setdefault("load", []).append(os.getloadavg()[0])
     for i, case in enumerate(all_cases):  # methods side by side, case by case: same machine load
-        todo = {name: method for name, method in chosen.items()
-                if case["name"] not in cache["anchors"].get(name, {})}
-        if not todo:
+        if not todo[i]:
             continue
-        if load_at_start is not None:  # the load line describes the runs of this table
-            cache.setdefault("load", []).append(load_at_start)
-            load_at_start = None
-        for name, r in run_case(case, todo, n=args.n, degrees=10.0, mm=10.0, seed=100 + i).items():
+        for name, r in run_case(case, todo[i], n=args.n, degrees=10.0, mm=10.0,
+                                seed=100 + i).items():
             done = cache["anchors"].setdefault(name, {})
             done[case["name"]] = summary(case, r)
             cache["times"].setdefault(name, {})[case["name"]] = statistics.median(r["time"])
             cache.setdefault("cpu", {}).setdefault(name, {})[case["name"]] = statistics.median(r["cpu"])
             print(f"{case['name']:<22} {name:<28} {done[case['name']]}", flush=True)
         save()
-    if load_at_start is None:
+    if any(todo):
         cache["load"].append(os.getloadavg()[0])
     if args.wide:
         wide = cache.setdefault("wide", {})
