@@ -30,7 +30,7 @@ from medfuse.registration.presets import (
     scaled,
 )
 from medfuse.registration.result import RegistrationResult
-from medfuse.registration.search import binned, binned_mask, multi_start
+from medfuse.registration.search import bin_factors, binned, binned_mask, multi_start
 from medfuse.registration.transforms import (
     chain_to_sitk,
     compose,
@@ -58,6 +58,12 @@ COARSE_SPACING = 4.0
 #: is flat (a thigh along the limb), and the noise of the sampled gradient decides where the
 #: optimiser stops on it (see docs/registration.md, iterations / samples)
 FLAT_OPTIMUM_SAMPLES = 2
+#: when both images are finer than the working grid, the rigid stage ends with a short run on a
+#: grid of the coarser image's finest spacing, clamped to [FINEST_SPACING, WORKING_SPACING] mm:
+#: FINE_ITERATIONS iterations with steps of at most FINE_STEP_MM, from the working grid's answer
+#: (see docs/registration.md, fine grid)
+FINEST_SPACING = 1.0
+FINE_ITERATIONS, FINE_STEP_MM = 50, 0.1
 _GRID_KEYS = ("Size", "Index", "Spacing", "Origin", "Direction")
 
 
@@ -151,6 +157,9 @@ def register(
             first = scaled(first, "NumberOfSpatialSamples", FLAT_OPTIMUM_SAMPLES)
     _step(progress, cancel, 1, total, f"stage 1/{len(stages)}: {stages[0]['Transform'][0]}")
     maps = run([first], initial_maps=[rigid_to_map(start, template)])
+    if stages[0].get("Transform") == ["EulerTransform"]:
+        maps = _on_fine_grid(fixed, moving, fixed_mask, moving_mask,
+                             single_levels(stages[0], 1)[0], maps, runner)
     for i, stage in enumerate(stages[1:], start=2):
         _step(progress, cancel, i, total, f"stage {i}/{len(stages)}: {stage['Transform'][0]}")
         maps = run([stage], initial_maps=maps)
@@ -242,6 +251,20 @@ def _working_images(fixed: Volume, moving: Volume, fixed_mask: Volume | None,
     bound = {k: _elastix.to_itk(binned_mask(mask, grid)) for k, (mask, grid) in masks.items()
              if mask is not None}
     return f, m, functools.partial(runner, _elastix.to_itk(f), _elastix.to_itk(m), **bound)
+
+
+def _on_fine_grid(fixed: Volume, moving: Volume, fixed_mask: Volume | None,
+                  moving_mask: Volume | None, level: ParameterMap, maps: list[ParameterMap],
+                  runner: Callable[..., Any]) -> list[ParameterMap]:
+    """``maps`` followed by a short run of ``level`` on the finest grid both images have (see
+    :data:`FINEST_SPACING`); ``maps`` alone when that grid is the working grid."""
+    spacing = min(WORKING_SPACING, max(FINEST_SPACING, min(fixed.spacing), min(moving.spacing)))
+    if all(bin_factors(v, spacing) == bin_factors(v, WORKING_SPACING) for v in (fixed, moving)):
+        return maps
+    _, _, run = _working_images(fixed, moving, fixed_mask, moving_mask, spacing, runner)
+    short = {**level, "MaximumNumberOfIterations": [str(FINE_ITERATIONS)],
+             "MaximumStepLength": [repr(FINE_STEP_MM)]}
+    return run([short], initial_maps=maps)
 
 
 def _step(progress: Progress | None, cancel: Callable[[], bool] | None, step: int, total: int,

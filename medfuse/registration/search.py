@@ -48,9 +48,14 @@ class SearchResult(NamedTuple):
     starts_agreed: bool
 
 
+def bin_factors(volume: Volume, spacing: float) -> list[int]:
+    """The voxels per axis that :func:`binned` averages for bins of about ``spacing`` mm."""
+    return [max(1, int(round(spacing / s))) for s in volume.spacing]
+
+
 def binned(volume: Volume, spacing: float) -> Volume:
     """``volume`` averaged over bins of about ``spacing`` mm (``BinShrink``; geometry kept exact)."""
-    factors = [max(1, int(round(spacing / s))) for s in volume.spacing]
+    factors = bin_factors(volume, spacing)
     if max(factors) == 1:
         return volume
     image = sitk.BinShrink(sitk.Cast(volume.to_sitk(), sitk.sitkFloat32), factors)

@@ -238,3 +238,54 @@ def test_a_seed_reaches_every_elastix_run_and_repeats_exactly(t1, t2, monkeypatc
     assert first.transform.GetParameters() == again.transform.GetParameters()
     assert first.transform.GetParameters() != other.transform.GetParameters()
     assert max(_tre(r, truth, t1) for r in (first, other)) < 2.0
+
+
+@pytest.fixture(scope="module")
+def fine_ct():
+    """The STS_002 CT (0.98 x 0.98 x 3.27 mm) and a copy of it on a 1.1 x 1.1 x 1.6 mm grid."""
+    from medfuse.io import load
+    from tests.conftest import real_data
+
+    ct = load(real_data("volumes", "sts", "STS_002", "CT", "nifti", "image", "image.nii.gz"),
+              modality="CT", units="HU")
+    image = sitk.Cast(ct.to_sitk(), sitk.sitkFloat32)
+    spacing = (1.1, 1.1, 1.6)
+    grid = sitk.Image([int(n * s / t) for n, s, t in zip(image.GetSize(), image.GetSpacing(),
+                                                         spacing)], sitk.sitkFloat32)
+    grid.SetSpacing(spacing)
+    grid.SetDirection(image.GetDirection())
+    grid.SetOrigin(image.TransformContinuousIndexToPhysicalPoint((0.3, -0.4, 0.2)))
+    copy = Volume.from_sitk(sitk.Resample(image, grid, sitk.Transform(), sitk.sitkLinear, -1000.0),
+                            modality="CT")
+    return ct, copy
+
+
+@pytest.mark.parametrize("coarse", [False, True])
+def test_a_pair_finer_than_the_working_grid_ends_on_the_finer_grid(fine_ct, monkeypatch, coarse):
+    """Both images finer than 2 mm: the rigid stage ends with a short run on the finest grid both
+    have, and lands within a tenth of a millimetre; a coarse image keeps it on the 2 mm grid."""
+    from medfuse.registration import _elastix, engine
+    from medfuse.registration.search import binned
+
+    ct, copy = fine_ct
+    moving = binned(copy, 4.0) if coarse else copy
+    runs = []
+    run = _elastix.run
+
+    def recording(fixed, moving, maps, **kw):
+        runs.append((tuple(fixed.GetSpacing()), maps[0]["MaximumNumberOfIterations"]))
+        return run(fixed, moving, maps, **kw)
+
+    monkeypatch.setattr(_elastix, "run", recording)
+    truth = sitk.Euler3DTransform(tuple(ct.center()), 0.12, -0.09, 0.1, (8.0, -6.0, 5.0))
+    result = register(ct, perturbed(moving, truth))
+    work = binned(ct, engine.WORKING_SPACING).spacing
+    if coarse:
+        assert runs[-1][0] == pytest.approx(work)
+    else:
+        assert runs[-1] == (pytest.approx(ct.spacing), [str(engine.FINE_ITERATIONS)])
+        assert runs[-2][0] == pytest.approx(work)
+    points = sample_points(ct, ct.array > -300, n=1000)
+    tre = np.median(tre_against_truth(compose([truth, result.transform]),
+                                      sitk.Euler3DTransform(), points))
+    assert tre < (1.0 if coarse else 0.1)
