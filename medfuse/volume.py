@@ -136,10 +136,12 @@ class Volume:
 
     # ----------------------------------------------------------------------------- conversions
     def to_sitk(self) -> sitk.Image:
-        """Return a ``SimpleITK.Image`` with the same voxels and geometry."""
+        """Return a ``SimpleITK.Image`` with the same voxels and geometry (a boolean mask as
+        0/1 ``uint8``: SimpleITK has no boolean pixels)."""
         import SimpleITK as sitk
 
-        image = sitk.GetImageFromArray(np.ascontiguousarray(self.array), isVector=self.is_rgb)
+        array = self.array.astype(np.uint8) if self.array.dtype == bool else self.array
+        image = sitk.GetImageFromArray(np.ascontiguousarray(array), isVector=self.is_rgb)
         image.SetSpacing(self.spacing)
         image.SetOrigin(self.origin)
         image.SetDirection(tuple(self.direction.ravel()))

@@ -32,6 +32,15 @@ def test_sitk_round_trip_keeps_voxels_geometry_and_dtype():
     assert back.same_grid(volume, atol=1e-9)
 
 
+def test_a_boolean_mask_converts_as_zero_and_one():
+    """A mask made by a comparison (``ct.array > -300``) is a valid SimpleITK image."""
+    volume = oblique_volume()
+    mask = volume.with_array(volume.array > 0)
+    back = Volume.from_sitk(mask.to_sitk())
+    np.testing.assert_array_equal(back.array, (volume.array > 0).astype(np.uint8))
+    assert back.same_grid(volume, atol=1e-9)
+
+
 @pytest.mark.parametrize("index", [(0, 0, 0), (6, 5, 4), (3.5, 1.25, 2.0)])
 def test_index_to_world_matches_simpleitk(index):
     volume = oblique_volume()
