@@ -317,10 +317,8 @@ def pet_ct_question() -> dict[str, dict[str, float]]:
 
     identity = sitk.Euler3DTransform()
     out = {}
-    cts = {}
     for patient in sorted((DATA / "sts").glob("STS_*")):
-        ct = cts[patient.name] = load(patient / "CT/nifti/image/image.nii.gz", modality="CT",
-                                      units="HU")
+        ct = load(patient / "CT/nifti/image/image.nii.gz", modality="CT", units="HU")
         pet = load(patient / "PET/nifti/image/image.nii.gz", modality="PT")
         gtv = load(patient / "CT/nifti/mask/mask.nii.gz")
         body = ct.array > -300
