@@ -24,11 +24,11 @@ import inspect
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import Any
 
 import numpy as np
 
+from medfuse._plugins import discover
 from medfuse.errors import FusionError, GeometryError
 from medfuse.fusion.colour import fuse_luma, luma
 from medfuse.volume import Volume
@@ -72,19 +72,15 @@ class FusionMethod:
 @functools.cache
 def _load() -> dict[str, tuple[FusionMethod, str]]:
     methods: dict[str, tuple[FusionMethod, str]] = {}
-    for ep in entry_points(group=GROUP):
-        origin = ep.dist.name if ep.dist is not None else ep.value
-        try:
-            obj = ep.load()
-            if isinstance(obj, FusionMethod):
-                method = obj
-            elif callable(obj):
-                doc = (obj.__doc__ or "").strip().splitlines()
-                method = FusionMethod(ep.name, obj, doc[0] if doc else "", on_volumes=True)
-            else:
-                raise TypeError(f"must be a FusionMethod or a function, not {type(obj).__name__}")
-        except Exception as err:  # a broken plugin is reported and skipped, never fatal
-            logger.warning("skipping fusion plugin %s: %s", ep.value, err)
+    for name, (obj, origin) in discover(GROUP).items.items():  # failures are logged and skipped
+        if isinstance(obj, FusionMethod):
+            method = obj
+        elif callable(obj):
+            doc = (obj.__doc__ or "").strip().splitlines()
+            method = FusionMethod(name, obj, doc[0] if doc else "", on_volumes=True)
+        else:
+            logger.warning("skipping fusion plugin %s from %s: must be a FusionMethod or a "
+                           "function, not %s", name, origin, type(obj).__name__)
             continue
         methods[method.name] = (method, origin)
     return methods
