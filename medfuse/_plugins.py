@@ -1,6 +1,7 @@
 """Entry-point discovery shared by every pluggable registry (modalities, fusion methods, presets).
 
-A plugin that fails to import is reported and skipped, never breaking the app.
+A plugin that fails to import is reported and skipped, never breaking the app: that includes one
+that calls ``sys.exit`` or raises any other ``BaseException`` while loading (only Ctrl-C goes through).
 """
 
 from __future__ import annotations
@@ -28,7 +29,11 @@ def discover(group: str) -> Discovered:
         origin = ep.dist.name if ep.dist is not None else ep.value
         try:
             found.items[ep.name] = (ep.load(), origin)
-        except Exception as err:  # noqa: BLE001  a broken plugin must not break MedFuse
-            found.errors[f"{ep.name} ({ep.value})"] = f"{type(err).__name__}: {err}"
-            logger.warning("skipping plugin %s in %s: %s", ep.value, group, err)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as err:  # noqa: BLE001  a broken plugin must not break MedFuse
+            reason = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+            found.errors[f"{ep.name} ({ep.value})"] = reason
+            logger.warning("skipping plugin %s (%s) from %s in %s: %s",
+                           ep.name, ep.value, origin, group, reason)
     return found

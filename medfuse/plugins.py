@@ -168,7 +168,10 @@ def _describe_modality(spec: Any) -> str:
 
 
 def _describe_object(obj: Any) -> str:
-    """The first line of a function's docstring, else the object itself (a preset path)."""
+    """A fusion method's own description, else the first line of a function's docstring, else the
+    object itself (a preset path)."""
+    if getattr(obj, "description", ""):
+        return str(obj.description)
     if isinstance(obj, functools.partial):
         obj = obj.func
     doc = getattr(obj, "__doc__", None) if callable(obj) else None

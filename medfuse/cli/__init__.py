@@ -17,6 +17,7 @@ from medfuse.cli import sample_data  # noqa: F401
 from medfuse.cli import view  # noqa: F401
 from medfuse.cli._app import app
 from medfuse.errors import MedFuseError
+from medfuse.io._atomic import clean_up_on_signals
 
 __all__ = ["app", "main"]
 
@@ -24,6 +25,7 @@ __all__ = ["app", "main"]
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; a ``MedFuseError`` becomes one line on stderr and exit status 2."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    clean_up_on_signals()
     try:
         app(args=argv, prog_name="medfuse")
     except MedFuseError as err:

@@ -8,6 +8,7 @@ import numpy as np
 
 from medfuse.errors import InvalidSeriesError
 from medfuse.io._atomic import atomic_path
+from medfuse.io._nifti_checks import load_verified
 from medfuse.volume import Volume
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
@@ -34,16 +35,20 @@ def read_nifti(path: str | Path, *, modality: str | None = None, units: str | No
 
     Geometry follows nibabel's choice of sform/qform; the affine is converted from RAS to LPS.
     NIfTI carries no modality: ``modality`` and ``units`` come from the caller, else from the
-    description MedFuse writes (``medfuse CT HU``), else ``OT`` in arbitrary units.
-    """
-    import nibabel as nib
+    description MedFuse writes (``medfuse CT HU``), else ``OT`` in arbitrary units. An RGB24 file
+    (as MedFuse writes fused colour images) becomes an RGB volume.
 
+    Raises
+    ------
+    InvalidSeriesError
+        The file is damaged or truncated, its geometry is degenerate, it needs more memory than
+        available, or it holds more than one 3D volume (see :mod:`medfuse.io._nifti_checks`).
+    """
     path = Path(path)
-    try:
-        image = nib.load(str(path))
-        data = np.asanyarray(image.dataobj)
-    except Exception as err:
-        raise InvalidSeriesError(f"not a readable NIfTI file ({err})", path=path) from err
+    image, data = load_verified(path)
+    rgb = data.dtype.names == ("R", "G", "B")
+    if rgb:
+        data = np.stack([data[c] for c in "RGB"], axis=-1)
     if data.dtype == np.float64:
         data = data.astype(np.float32)
     if not data.dtype.isnative:  # big-endian files (SPM templates) become native order
@@ -51,25 +56,21 @@ def read_nifti(path: str | Path, *, modality: str | None = None, units: str | No
     stored_modality, stored_units = _medfuse_description(image.header)
     modality = modality or stored_modality or "OT"
     units = units or (stored_units if modality == stored_modality else None)
-    data = np.squeeze(data, axis=tuple(range(3, data.ndim))) if data.ndim > 3 else data
-    if data.ndim not in (2, 3):
-        raise InvalidSeriesError(
-            f"expected a 2D or 3D image, got shape {data.shape}; split 4D series first", path=path
-        )
+    data = _spatial(data, rgb, path)
     affine = ras_affine_to_lps(image.affine)
-    nd = data.ndim
+    nd = data.ndim - rgb
     linear = affine[:3, :3]
     spacing = np.linalg.norm(linear, axis=0)
-    if np.any(spacing == 0):
-        raise InvalidSeriesError(f"degenerate affine (zero voxel size) {spacing.tolist()}", path=path)
     direction = linear / spacing
-    array = np.ascontiguousarray(np.transpose(data))  # (x, y, z) -> (z, y, x)
+    axes = tuple(reversed(range(nd))) + ((nd,) if rgb else ())
+    array = np.ascontiguousarray(np.transpose(data, axes))  # (x, y, z) -> (z, y, x)
     if nd == 2:
         spacing, direction, origin = spacing[:2], direction[:2, :2], affine[:2, 3]
     else:
         origin = affine[:3, 3]
     from medfuse.modalities import get_modality
 
+    meta = {"source": str(path), "format": "nifti"} | ({"rgb": True} if rgb else {})
     return Volume(
         array,
         spacing=tuple(spacing),
@@ -77,8 +78,21 @@ def read_nifti(path: str | Path, *, modality: str | None = None, units: str | No
         direction=direction,
         modality=modality,
         units=units or get_modality(modality).default_units,
-        meta={"source": str(path), "format": "nifti"},
+        meta=meta,
     )
+
+
+def _spatial(data: np.ndarray, rgb: bool, path: Path) -> np.ndarray:
+    """``data`` without trailing unit axes; refuses a 4D series (several volumes in one file)."""
+    extra = data.shape[3:data.ndim - rgb]
+    if any(n > 1 for n in extra):
+        raise InvalidSeriesError(
+            f"a {data.ndim - rgb}D image of shape {data.shape[:data.ndim - rgb]}: MedFuse reads one "
+            "3D volume per file; extract the frame you want first (e.g. nibabel's "
+            "image.slicer[..., k] or fslroi)", path=path)
+    if rgb:
+        return data.reshape(data.shape[:3] + (3,)) if data.ndim > 4 else data
+    return data.reshape(data.shape[:3]) if data.ndim > 3 else data
 
 
 def _medfuse_description(header) -> tuple[str | None, str | None]:
