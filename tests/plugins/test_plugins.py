@@ -86,6 +86,23 @@ def test_broken_plugins_are_reported_and_skipped(fake_install, capsys) -> None:
     assert "failed" in table and "MISSING" in table and "CT" in table
 
 
+
+def test_plugin_that_exits_on_import_is_named_and_skipped(fake_install, tmp_path, capsys) -> None:
+    """``sys.exit(3)`` at import time: ``plugins``, ``info`` and ``fuse`` still run and exit 0."""
+    fake_install("medfuse-exits", entry_points={
+        "medfuse.modalities": {"EXITS": "medfuse_exits:SPEC"},
+        "medfuse.fusion": {"exits_fuse": "medfuse_exits:fuse"},
+    }, files={"medfuse_exits/__init__.py": "import sys\nsys.exit(3)\n"})
+    assert main(["plugins"]) == 0
+    table = capsys.readouterr().out
+    assert "EXITS" in table and "exits_fuse" in table and "SystemExit: 3" in table
+    a, b = tmp_path / "a.nii.gz", tmp_path / "b.nii.gz"
+    write_nifti(Volume(np.arange(24, dtype=np.float32).reshape(2, 3, 4)), a)
+    write_nifti(Volume(np.ones((2, 3, 4), np.float32)), b)
+    assert main(["info", str(a)]) == 0
+    assert main(["fuse", str(a), str(b), "-o", str(tmp_path / "f.nii.gz"), "--method", "maximum"]) == 0
+    assert load(tmp_path / "f.nii.gz").array.shape == (2, 3, 4)
+
 def test_installed_plugin_is_seen_and_refresh_forgets_it(fake_install, monkeypatch) -> None:
     assert "TOY" not in available_modalities()
     fake_install("medfuse-toy", entry_points=TOY_ENTRY_POINTS, files=TOY_FILES)
