@@ -90,6 +90,7 @@ class OrthoViews(QWidget):
         layout.addWidget(self.show_crosshair)
         for name in ("inserted", "removed", "moved"):
             getattr(viewer.layers.events, name).connect(self._schedule_resync)
+        viewer.layers.events.removed.connect(self._on_main_removed)
         viewer.dims.events.point.connect(self._on_main_point)
         viewer.dims.events.ndisplay.connect(self._update_crosshairs)
         viewer.mouse_drag_callbacks.append(self._click_moves_cursor)
@@ -132,6 +133,10 @@ class OrthoViews(QWidget):
         for model in self.models.values():
             if len(model.layers):
                 model.reset_view()
+
+    def _on_main_removed(self, event: Any = None) -> None:
+        """Hide the axial crosshair at once when no visible layer is left (see _update_crosshairs)."""
+        self._update_crosshairs(only="axial")
 
     def _schedule_resync(self, event: Any = None) -> None:
         """Resync after the current layer-list change, once the main canvas has drawn it."""
@@ -225,6 +230,8 @@ class OrthoViews(QWidget):
             self._catch_up_later([p for p, mirrors in self._mirrors.items() if id(source) in mirrors],
                                  source=source)
             return
+        if name == "visible":
+            self._update_crosshairs(only="axial")
         for mirrors in self._mirrors.values():
             mirror = mirrors.get(id(source))
             if mirror is None:
@@ -236,6 +243,9 @@ class OrthoViews(QWidget):
                     setattr(mirror, name, getattr(source, name))
             except (AttributeError, ValueError, TypeError):
                 logger.debug("could not mirror %s of %s", name, source.name, exc_info=True)
+        if name == "visible":
+            for plane in self.models:
+                self._update_crosshairs(only=plane)
 
     def _watch_frames(self, canvas: Any, *, watch: bool = True) -> None:
         """Count ``canvas``'s frames as on screen for :meth:`_catch_up_after_frame` (or stop)."""
@@ -336,6 +346,7 @@ class OrthoViews(QWidget):
         self._fit_timer.stop()
         for name in ("inserted", "removed", "moved"):
             getattr(self.viewer.layers.events, name).disconnect(self._schedule_resync)
+        self.viewer.layers.events.removed.disconnect(self._on_main_removed)
         self.viewer.dims.events.point.disconnect(self._on_main_point)
         self.viewer.dims.events.ndisplay.disconnect(self._update_crosshairs)
         self._canvases["axial"].events.draw.disconnect(self._on_main_draw)
@@ -364,8 +375,10 @@ class OrthoViews(QWidget):
         for plane, model in zip(("axial", *self.models), self.all_models()):
             if only not in (None, plane):
                 continue
+            # a line drawn alone, after a layer's GL objects were deleted, crashes Mesa's llvmpipe
+            # in glDrawArrays: no crosshair over a view with no visible layer
             visible = (shown and box is not None and box.shape[1] == 3 and model.dims.ndim == 3
-                       and model.dims.ndisplay == 2)
+                       and model.dims.ndisplay == 2 and any(x.visible for x in model.layers))
             line = self.crosshairs.get(plane)
             if not visible:
                 if line is not None:
