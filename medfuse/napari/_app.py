@@ -1,6 +1,7 @@
-"""The MedFuse window: napari with the MedFuse panels, linked orthogonal views and a study loaded.
+"""The MedFuse window: napari with the MedFuse panels, linked views in a layout and a study loaded.
 
-``launch`` is what ``medfuse view`` runs; ``screenshot_window`` renders it to a PNG (docs, tests).
+``launch`` is what ``medfuse view`` runs; ``screenshot_window`` renders it to a PNG (docs, tests)
+once every view has drawn its final state, so one command always gives the same picture.
 """
 
 from __future__ import annotations
@@ -14,38 +15,68 @@ from typing import Any
 import numpy as np
 
 from medfuse.modalities import get_modality
-from medfuse.napari._layers import is_medfuse_data_layer
+from medfuse.napari._layers import is_medfuse_data_layer, layer_data_to_world
 
 logger = logging.getLogger(__name__)
 
 PANELS = ("Study", "Register", "Fuse", "Inspect", "Export")
 
 
-def build_window(viewer: Any) -> dict[str, Any]:
-    """Dock the MedFuse panels (tabbed, right) and the orthogonal views (bottom) on ``viewer``."""
+def build_window(viewer: Any, *, layout: str = "2x2") -> dict[str, Any]:
+    """Dock the MedFuse panels (tabbed, right) on ``viewer`` and arrange its views in ``layout``
+    (a key of :data:`~medfuse.napari._orthoviews.LAYOUTS`: ``2x2`` axial, coronal, sagittal and
+    the coronal PET MIP; ``1x3`` axial, coronal, sagittal in a row; ``single`` axial only)."""
+    from medfuse.napari._annotations import annotate_view
+    from medfuse.napari._layouts import LAYOUTS
     from medfuse.napari._orthoviews import OrthoViews
     from medfuse.napari._widgets import ExportPanel, FusePanel, InspectPanel, RegisterPanel, StudyPanel
     from medfuse.napari._widgets._inspect import install_status_readout
 
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
     panels: dict[str, Any] = {}
     docks = []
     for name, cls in zip(PANELS, (StudyPanel, RegisterPanel, FusePanel, InspectPanel, ExportPanel)):
         panels[name] = cls(viewer)
         docks.append(viewer.window.add_dock_widget(panels[name], name=name, area="right",
                                                    tabify=True))
-    from qtpy.QtCore import Qt, QTimer
+    from qtpy.QtCore import QTimer
 
-    window = viewer.window._qt_window
-    window.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
-    window.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
     QTimer.singleShot(0, docks[0].raise_)
-    height = window.height() * 2 // 5
-    QTimer.singleShot(0, lambda: window.resizeDocks([ortho], [height], Qt.Orientation.Vertical))
     install_status_readout(viewer)
-    panels["Orthogonal views"] = OrthoViews(viewer, horizontal=True)
-    ortho = viewer.window.add_dock_widget(panels["Orthogonal views"], name="Orthogonal views",
-                                          area="bottom")
+    panels["Orthogonal views"] = OrthoViews(viewer, layout=layout)
+    panels["Orthogonal views"].embed(viewer.window)
+    annotate_view(viewer, "axial")
+    follow_colorbars(viewer)
     return panels
+
+
+def follow_colorbars(viewer: Any) -> None:
+    """Keep the colour bars (SUV, HU) on the layers shown as layers come, go and hide."""
+    from medfuse.napari._annotations import update_colorbars
+
+    def on_inserted(event: Any) -> None:
+        event.value.events.visible.connect(lambda _e: update_colorbars(viewer))
+        update_colorbars(viewer)
+
+    viewer.layers.events.inserted.connect(on_inserted)
+    viewer.layers.events.removed.connect(lambda _e: update_colorbars(viewer))
+    viewer.layers.events.moved.connect(lambda _e: update_colorbars(viewer))
+
+
+def default_fov_mm(viewer: Any) -> float:
+    """The field of view that fits the largest series along its own axes (the same for an oblique
+    series and an axis-aligned copy of it, whose box is larger)."""
+    sizes = [0.0]
+    for layer in viewer.layers:
+        if layer.__class__.__name__ != "Image":
+            continue
+        extent = layer.metadata.get("extent_mm")
+        if extent is None:
+            spacing = np.linalg.norm(layer_data_to_world(layer)[:-1, :-1], axis=0)
+            extent = float(np.max(np.asarray(layer.data.shape[: len(spacing)]) * spacing))
+        sizes.append(float(extent))
+    return max(sizes) or 100.0
 
 
 def jump_to_hottest(viewer: Any) -> tuple[float, ...] | None:
@@ -76,38 +107,51 @@ def wait_for(condition: Any, *, timeout: float = 120.0) -> bool:
 
 
 def launch(paths: Sequence[str | Path] = (), *, show: bool = True,
-           size: tuple[int, int] = (1600, 1000)) -> tuple[Any, dict[str, Any]]:
+           size: tuple[int, int] = (1600, 1000), layout: str = "2x2",
+           at: Sequence[float] | None = None, fov_mm: float | None = None,
+           ) -> tuple[Any, dict[str, Any]]:
     """Open the MedFuse window on ``paths`` (study folders or files), loading them in a worker.
 
+    The cursor then goes to the LPS point ``at`` (x, y, z mm), every view centred on it and
+    showing ``fov_mm`` (default: the largest series), or else to the hottest PET voxel.
     Returns the viewer and its panels ``{name: panel}``.
     """
     import napari
 
     viewer = napari.Viewer(title="MedFuse", show=show)
     viewer.window._qt_window.resize(*size)
-    panels = build_window(viewer)
+    panels = build_window(viewer, layout=layout)
     if paths:
         from qtpy.QtCore import Qt
 
-        study = panels["Study"]
+        study, ortho = panels["Study"], panels["Orthogonal views"]
+
+        def place_cursor() -> None:
+            if at is None:
+                jump_to_hottest(viewer)
+            else:
+                ortho.centre_on(tuple(at)[::-1], fov_mm=fov_mm or default_fov_mm(viewer))
+
         if study.open(list(paths)) is not None:
-            study.runner.result_shown.connect(lambda: jump_to_hottest(viewer),
-                                              Qt.ConnectionType.SingleShotConnection)
+            study.runner.result_shown.connect(place_cursor, Qt.ConnectionType.SingleShotConnection)
     return viewer, panels
 
 
 def screenshot_window(viewer: Any, panels: dict[str, Any], path: str | Path, *,
                       timeout: float = 300.0) -> Path:
-    """Wait for loading to finish, then save the whole window as a PNG at ``path``."""
+    """Wait for loading to finish and every view to draw its final state (mirrors made, cursor
+    and placement caught up, fitted), then save the whole window as a PNG at ``path``."""
     from PIL import Image
 
     from medfuse.errors import MedFuseError
     from medfuse.io._atomic import atomic_path
 
-    study = panels["Study"]
+    study, ortho = panels["Study"], panels["Orthogonal views"]
     if not wait_for(lambda: not study.runner.running, timeout=timeout):
         raise MedFuseError(f"loading did not finish within {timeout:.0f} s", path=path)
-    wait_for(lambda: False, timeout=1.0)  # let every canvas draw
+    if not wait_for(lambda: ortho.settled, timeout=timeout):
+        raise MedFuseError(f"the views did not settle within {timeout:.0f} s", path=path)
+    ortho.redraw_all(timeout=timeout)
     path = Path(path)
     image = viewer.screenshot(canvas_only=False, flash=False)
     with atomic_path(path) as tmp:

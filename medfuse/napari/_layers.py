@@ -86,11 +86,13 @@ def _overlay_colormap(name: str) -> Any:
     return Colormap(colors=colors, controls=controls, name=f"{name} overlay")
 
 
-def display_defaults(volume: Volume) -> dict[str, Any]:
-    """Colormap, contrast limits, blending and opacity for ``volume``'s modality.
+def display_defaults(volume: Volume, *, alone: bool = False) -> dict[str, Any]:
+    """Colormap, contrast limits, blending, opacity and interpolation for ``volume``'s modality.
 
     Anatomical images (CT, MR) are grey and opaque; functional ones (PET, SPECT) are a colour map
-    whose low end is transparent (:func:`overlay_colormap`), drawn over the anatomy. CT opens on
+    whose low end is transparent (:func:`overlay_colormap`), drawn over the anatomy, or opaque in
+    the plain colour map when shown ``alone`` (no anatomy: the body outline stays visible), and
+    interpolated linearly (their voxels are 2-5 times the CT's). CT opens on
     its first window (soft tissue), PET on SUV 0-10 when in SUV, other images on robust percentiles
     of a subsample (the data are never scanned whole).
 
@@ -112,10 +114,11 @@ def display_defaults(volume: Volume) -> dict[str, Any]:
         limits = _robust_range(volume.array, 0.5, 99.5)
     if spec.functional:
         return {
-            "colormap": overlay_colormap(spec.colormap),
+            "colormap": spec.colormap if alone else overlay_colormap(spec.colormap),
             "contrast_limits": (float(limits[0]), float(limits[1])),
             "blending": "translucent_no_depth",
-            "opacity": 0.85,
+            "opacity": 1.0 if alone else 0.85,
+            "interpolation2d": "linear",
         }
     return {
         "colormap": spec.colormap,
@@ -138,10 +141,12 @@ def layer_name(volume: Volume) -> str:
     return f"{volume.modality} {label}".strip()
 
 
-def volume_layer_data(volume: Volume, *, name: str | None = None, **overrides: Any) -> LayerDataTuple:
+def volume_layer_data(volume: Volume, *, name: str | None = None, alone: bool = False,
+                      **overrides: Any) -> LayerDataTuple:
     """The napari layer data tuple ``(array, kwargs, "image")`` for ``volume``.
 
-    The array is passed by reference (an int16 CT stays int16); ``overrides`` replace defaults.
+    The array is passed by reference (an int16 CT stays int16); ``overrides`` replace defaults;
+    ``alone`` shows a functional series opaque (see :func:`display_defaults`).
 
     Examples
     --------
@@ -152,26 +157,59 @@ def volume_layer_data(volume: Volume, *, name: str | None = None, **overrides: A
     """
     kwargs = volume.napari_layer_kwargs()
     kwargs["metadata"] = {**kwargs["metadata"], "source_volume": _describe(volume)}
-    kwargs.update(display_defaults(volume))
+    kwargs.update(display_defaults(volume, alone=alone))
     kwargs["name"] = name or layer_name(volume)
     kwargs.update(overrides)
     return volume.array, kwargs, "image"
 
 
+#: outline width of an ROI in screen pixels, and its colour when the ROI has none
+ROI_OUTLINE_PX = 2
+_ROI_COLOR = (0.2, 1.0, 0.4)
+
+
 def labels_layer_data(volume: Volume, *, name: str | None = None) -> LayerDataTuple:
-    """The napari layer tuple ``(array, kwargs, "labels")`` of a label map (lesions, masks).
+    """The napari layer tuple ``(array, kwargs, "labels")`` of a label map (lesions, masks, ROIs),
+    drawn as an opaque outline (the uptake inside stays visible) in the ROI's colour.
 
     Examples
     --------
     >>> mask = Volume(np.zeros((2, 3, 4), np.uint8), modality="OT", units="label")
-    >>> labels_layer_data(mask, name="lesions")[2]
-    'labels'
+    >>> data, kwargs, kind = labels_layer_data(mask, name="lesions")
+    >>> kind, kwargs["metadata"]["contour"], kwargs["opacity"]
+    ('labels', 2, 1.0)
     """
     kwargs = volume.napari_layer_kwargs()
     kwargs.pop("rgb", None)
+    kwargs["metadata"] = {**kwargs["metadata"], "units": "label"}
     kwargs["name"] = name or str(volume.meta.get("description") or layer_name(volume))
-    kwargs["opacity"] = 0.5
+    kwargs["opacity"] = 1.0
+    kwargs["metadata"]["contour"] = ROI_OUTLINE_PX  # set by create_layer (no such keyword)
+    kwargs["blending"] = "translucent_no_depth"
+    color = volume.meta.get("color")
+    labels = np.unique(np.asarray(volume.array)[:: max(1, volume.array.shape[0] // 16)])
+    if color is not None or len(labels) <= 2:
+        rgb = np.asarray(color, float) / 255.0 if color is not None else np.asarray(_ROI_COLOR)
+        kwargs["colormap"] = {None: (0.0, 0.0, 0.0, 0.0), 0: (0.0, 0.0, 0.0, 0.0),
+                              1: (*rgb[:3], 1.0)}
     return np.asarray(volume.array).astype(np.int32, copy=False), kwargs, "labels"
+
+
+def create_layer(layer_data: LayerDataTuple) -> Layer:
+    """A napari layer from a layer data tuple, ROIs outlined (``metadata["contour"]``).
+
+    Examples
+    --------
+    >>> mask = Volume(np.ones((2, 3, 4), np.uint8), modality="SEG", units="label")
+    >>> create_layer(labels_layer_data(mask, name="GTV")).contour
+    2
+    """
+    from napari.layers import Layer
+
+    layer = Layer.create(*layer_data)
+    if "contour" in layer.metadata and hasattr(layer, "contour"):
+        layer.contour = int(layer.metadata["contour"])
+    return layer
 
 
 def _describe(volume: Volume) -> dict[str, Any]:
@@ -225,7 +263,8 @@ def layer_to_volume(layer: Layer) -> Volume:
     itk_affine = flip @ matrix @ flip
     linear = itk_affine[:nd, :nd]
     spacing = np.linalg.norm(linear, axis=0)
-    meta = {k: v for k, v in layer.metadata.items() if k not in ("modality", "units", "source_volume")}
+    meta = {k: v for k, v in layer.metadata.items()
+            if k not in ("modality", "units", "source_volume", "registration")}
     rgb = bool(getattr(layer, "rgb", False))
     if rgb:
         meta["rgb"] = True

@@ -19,10 +19,12 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from qtpy.QtCore import Qt, QTimer
-from qtpy.QtWidgets import QCheckBox, QSplitter, QVBoxLayout, QWidget
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QCheckBox, QGridLayout, QVBoxLayout, QWidget
 
+from medfuse.napari._annotations import annotate_view, update_slice_text
 from medfuse.napari._layers import layer_data_to_world, set_layer_data
+from medfuse.napari._layouts import LAYOUTS
 
 if TYPE_CHECKING:  # pragma: no cover
     from napari.components import ViewerModel
@@ -30,12 +32,16 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-#: dims order of each extra plane (world axes are z, y, x); the last two are displayed
-PLANES: dict[str, tuple[int, int, int]] = {"coronal": (1, 0, 2), "sagittal": (2, 0, 1)}
+#: dims order of each extra plane (world axes are z, y, x); the last two are displayed. ``mip`` is a
+#: coronal maximum-intensity projection of the functional layers (PET, SPECT) through the whole body
+PLANES: dict[str, tuple[int, int, int]] = {"coronal": (1, 0, 2), "sagittal": (2, 0, 1),
+                                           "mip": (1, 0, 2)}
+#: slab thickness of the MIP view (mm): more than any body
+_MIP_THICKNESS_MM = 1e5
 
 #: layer properties that mirrors follow at once
 _SYNCED = ("visible", "opacity", "blending", "contrast_limits", "colormap", "gamma", "name",
-           "interpolation2d", "rendering")
+           "interpolation2d", "rendering", "contour")
 #: layer properties that mirrors follow on later event-loop turns, one view per frame (each reslices)
 _GEOMETRY = ("data", "affine")
 
@@ -55,12 +61,20 @@ class OrthoViews(QWidget):
     ----------
     viewer : the napari viewer whose layers and cursor the extra views follow.
     horizontal : put the two views side by side (a bottom dock) rather than one above the other.
+    layout : a key of :data:`LAYOUTS`: the views then share one grid with the main canvas, which
+        :meth:`embed` takes into it (without a layout, a coronal and a sagittal view for a dock).
     """
 
-    def __init__(self, viewer: Any, *, horizontal: bool = False,
+    def __init__(self, viewer: Any, *, horizontal: bool = False, layout: str | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.viewer = viewer
+        self.layout_name = layout
+        self._cells = LAYOUTS[layout] if layout is not None else {"coronal": (0, 0),
+                                                                   "sagittal": (0, 1)}
+        self.planes = tuple(self._cells)
+        #: the (world point, field of view in mm) that every view is centred on, once chosen
+        self.focus: tuple[tuple[float, ...], float] | None = None
         self.models: dict[str, ViewerModel] = {}
         self.crosshairs: dict[str, Any] = {}
         self._canvases: dict[str, Any] = {"axial": viewer.window._qt_viewer.canvas}
@@ -80,14 +94,18 @@ class OrthoViews(QWidget):
         self._catch_up_timer.setSingleShot(True)
         self._catch_up_timer.timeout.connect(self._catch_up_one)
         self._watch_frames(self._canvases["axial"])
-        self._splitter = QSplitter(Qt.Orientation.Horizontal if horizontal else Qt.Orientation.Vertical)
+        self._grid = QGridLayout()
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.setSpacing(2)
+        if layout is None and not horizontal:
+            self._cells = {"coronal": (0, 0), "sagittal": (1, 0)}
         self.show_crosshair = QCheckBox("crosshair")
         self.show_crosshair.setChecked(True)
         self.show_crosshair.toggled.connect(lambda _on: self._update_crosshairs())
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self._splitter, 1)
-        layout.addWidget(self.show_crosshair)
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addLayout(self._grid, 1)
+        box.addWidget(self.show_crosshair)
         for name in ("inserted", "removed", "moved"):
             getattr(viewer.layers.events, name).connect(self._schedule_resync)
         viewer.layers.events.removed.connect(self._on_main_removed)
@@ -109,7 +127,8 @@ class OrthoViews(QWidget):
         qt_viewer.setMinimumSize(200, 180)
         qt_viewer.canvas.events.resize.connect(lambda _e: self._fit_timer.start())
         self._watch_frames(qt_viewer.canvas)
-        self._splitter.addWidget(qt_viewer)
+        self._grid.addWidget(qt_viewer, *self._cells[plane])
+        annotate_view(model, plane)
         self.models[plane] = model
         self._canvases[plane] = qt_viewer.canvas
         self._qt_viewers.append(qt_viewer)
@@ -122,17 +141,76 @@ class OrthoViews(QWidget):
         """The main viewer followed by the coronal and sagittal models."""
         return [self.viewer, *self.models.values()]
 
+    def embed(self, window: Any) -> None:
+        """Take napari's main canvas (``window``'s viewer widget) into this grid, at (0, 0), and
+        take its place in the window."""
+        qt_viewer = window._qt_viewer
+        center = qt_viewer.parentWidget()
+        center.layout().removeWidget(qt_viewer)
+        self._grid.addWidget(qt_viewer, 0, 0)
+        cells = [(0, 0), *self._cells.values()]
+        for row in {r for r, _ in cells}:
+            self._grid.setRowStretch(row, 1)
+        for column in {c for _, c in cells}:
+            self._grid.setColumnStretch(column, 1)
+        center.layout().addWidget(self)
+
     @property
     def synced(self) -> bool:
         """True when every view holds an up-to-date mirror of every main layer (nothing pending)."""
-        return (len(self.models) == len(PLANES) and not self._pending and not self._behind
+        return (len(self.models) == len(self.planes) and not self._pending and not self._behind
                 and not self._missing())
 
+    @property
+    def settled(self) -> bool:
+        """True when :attr:`synced` and no view waits to be fitted or to catch up."""
+        return self.synced and not self._fit_timer.isActive() and not self._catch_up_timer.isActive()
+
     def fit_views(self) -> None:
-        """Fit the coronal and sagittal views to their panes (after a resize or new layers)."""
+        """Fit the extra views to their panes (after a resize or new layers), or centre them on
+        the point given to :meth:`centre_on`."""
         for model in self.models.values():
             if len(model.layers):
                 model.reset_view()
+                self._focus_view(model)
+
+    def centre_on(self, world_point: Any, *, fov_mm: float) -> None:
+        """Move the cursor to ``world_point`` (napari z, y, x mm) and centre every view on it,
+        ``fov_mm`` across each view's shorter side (kept through resizes)."""
+        self.focus = (tuple(float(v) for v in world_point), float(fov_mm))
+        self.set_cursor(self.focus[0])
+        for model in self.all_models():
+            self._focus_view(model)
+
+    def _focus_view(self, model: Any) -> None:
+        if self.focus is None or model.dims.ndim != len(self.focus[0]):
+            return
+        point, fov = self.focus
+        plane = next((p for p, m in self.models.items() if m is model), "axial")
+        width, height = self._canvases[plane]._scene_canvas.size
+        model.camera.center = tuple(point[a] for a in model.dims.displayed)
+        model.camera.zoom = min(width, height) / fov
+
+    def redraw_all(self, *, timeout: float = 30.0) -> None:
+        """Repaint every view now and return once each has put a new frame on screen."""
+        import time
+
+        from qtpy.QtWidgets import QApplication
+
+        swapped: set[str] = set()
+        slots = {}
+        for plane, canvas in self._canvases.items():
+            slots[plane] = lambda plane=plane: swapped.add(plane)
+            canvas.native.frameSwapped.connect(slots[plane])
+            canvas.native.update()
+        end = time.monotonic() + timeout
+        try:
+            while len(swapped) < len(self._canvases) and time.monotonic() < end:
+                QApplication.processEvents()
+                time.sleep(0.01)
+        finally:
+            for plane, canvas in self._canvases.items():
+                canvas.native.frameSwapped.disconnect(slots[plane])
 
     def _on_main_removed(self, event: Any = None) -> None:
         """Hide the axial crosshair at once when no visible layer is left (see _update_crosshairs)."""
@@ -156,21 +234,21 @@ class OrthoViews(QWidget):
 
     def _missing(self) -> list[tuple[str, Layer]]:
         return [(plane, source) for source in self.viewer.layers for plane in self.models
-                if id(source) not in self._mirrors[plane]]
+                if id(source) not in self._mirrors[plane] and _shows(plane, source)]
 
     def _resync(self) -> None:
         """Drop stale mirrors and add one missing mirror; repeat on the next event-loop turn."""
         self._pending = False
         self._canvases["axial"].events.draw.disconnect(self._on_main_draw)
-        if len(self.models) < len(PLANES):
-            self._build_view(next(p for p in PLANES if p not in self.models))
+        if len(self.models) < len(self.planes):
+            self._build_view(next(p for p in self.planes if p not in self.models))
             self._pending = True
             QTimer.singleShot(_STEP_MS, self._resync_if_pending)
             return
         wanted = {id(layer): layer for layer in self.viewer.layers}
         for plane, model in self.models.items():
             mirrors = self._mirrors[plane]
-            for key in [k for k in mirrors if k not in wanted]:
+            for key in [k for k in mirrors if k not in wanted or not _shows(plane, wanted[k])]:
                 model.layers.remove(mirrors.pop(key))
         for key in [k for k in self._followed if k not in wanted]:
             self._follow(self._followed.pop(key), connect=False)
@@ -189,6 +267,7 @@ class OrthoViews(QWidget):
             return
         for plane in self._fresh:
             self.models[plane].reset_view()
+            self._focus_view(self.models[plane])
         self._fresh.clear()
         self._on_main_point()
         self._update_crosshairs()
@@ -199,6 +278,10 @@ class OrthoViews(QWidget):
         data, state, kind = source.as_layer_data_tuple()
         state.pop("metadata", None)
         mirror = Layer.create(data, state, kind)
+        if hasattr(source, "contour"):  # ROI outlines (not part of a labels layer's state)
+            mirror.contour = source.contour
+        if plane == "mip":
+            mirror.projection_mode = "max"
         self._mirrors[plane][id(source)] = mirror
         self.models[plane].layers.append(mirror)
         self._fresh.add(plane)
@@ -223,6 +306,10 @@ class OrthoViews(QWidget):
             model.dims.order = tuple(range(model.dims.ndim - 3)) + tuple(
                 model.dims.ndim - 3 + a for a in PLANES[plane]
             )
+            if plane == "mip":  # the projection runs through the whole body, front to back
+                thickness = list(model.dims.thickness)
+                thickness[model.dims.ndim - 2] = _MIP_THICKNESS_MM
+                model.dims.thickness = tuple(thickness)
 
     def _on_source_event(self, event: Any) -> None:
         source, name = event.source, event.type
@@ -379,6 +466,7 @@ class OrthoViews(QWidget):
             # in glDrawArrays: no crosshair over a view with no visible layer
             visible = (shown and box is not None and box.shape[1] == 3 and model.dims.ndim == 3
                        and model.dims.ndisplay == 2 and any(x.visible for x in model.layers))
+            update_slice_text(model, plane)
             line = self.crosshairs.get(plane)
             if not visible:
                 if line is not None:
@@ -402,6 +490,17 @@ class OrthoViews(QWidget):
         line.order = 1_000_000  # over every layer
         line.set_gl_state("translucent", depth_test=False)
         return line
+
+
+def _shows(plane: str, layer: Layer) -> bool:
+    """True when ``plane``'s view shows ``layer``: every view all layers, the MIP view only the
+    functional images (PET, SPECT)."""
+    if plane != "mip":
+        return True
+    from medfuse.modalities import get_modality
+
+    return (layer.__class__.__name__ == "Image" and not getattr(layer, "rgb", False)
+            and get_modality(str(layer.metadata.get("modality", "OT"))).functional)
 
 
 def _crosshair_lines(point: np.ndarray, box: np.ndarray, shown: tuple[int, ...]) -> list[np.ndarray]:

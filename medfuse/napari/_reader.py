@@ -1,8 +1,11 @@
 """napari reader: DICOM folders and files, NIfTI, 2D images and whole study folders, through ``medfuse.io``.
 
 A study folder (as ``medfuse sample-data`` writes it) opens with all its series: its DICOM series when
-it has any, else its NIfTI files. The reference anatomy (CT first, else MR) is shown, other anatomical
-series are loaded hidden, and PET/SPECT go on top as colour overlays.
+it has any (and the ROIs of its RTSTRUCT files), else its NIfTI files. The reference anatomy (see
+``_reference``) is shown, other anatomical series are loaded hidden, and PET/SPECT go on top as colour
+overlays; a functional series without anatomy is shown opaque. Series whose axes are not the display's
+are resampled for display onto the reference grid (``_display_grid``). Each ROI is one outlined label
+layer named after it.
 """
 
 from __future__ import annotations
@@ -11,9 +14,14 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from medfuse.errors import InputError, MedFuseError
 from medfuse.modalities import get_modality
+from medfuse.napari._display_grid import display_volume
 from medfuse.napari._layers import LayerDataTuple, labels_layer_data, volume_layer_data
+from medfuse.napari._reference import reference_index
+from medfuse.napari._rois import distinct_masks, mask_name, rtstruct_roi_volumes
 from medfuse.volume import Volume
 
 logger = logging.getLogger(__name__)
@@ -39,9 +47,25 @@ def _readable(path: Path) -> bool:
 
 def read_layers(path: str | Sequence[str]) -> list[LayerDataTuple]:
     """Layer data tuples for every series at ``path`` (a path or a list of paths), display-ordered."""
-    paths = [path] if isinstance(path, (str, Path)) else list(path)
-    volumes = [v for p in paths for v in read_volumes(p)]
+    from medfuse.quantify.rtstruct import is_rtstruct
+
+    paths = [Path(p) for p in ([path] if isinstance(path, (str, Path)) else path)]
+    structures = [p for p in paths if is_rtstruct(p)]
+    volumes = [v for p in paths if p not in structures for v in read_volumes(p)]
+    if structures:
+        volumes += rtstruct_roi_volumes(structures, _by_reference(volumes))
     return study_layer_data(volumes)
+
+
+def _by_reference(volumes: Sequence[Volume]) -> list[Volume]:
+    """The images of ``volumes``, the reference first (the grid ROIs are rasterised onto)."""
+    images = [v for v in volumes if not v.meta.get("label_map")]
+    first = reference_index([v.modality for v in images], [_voxel_mm3(v) for v in images])
+    return sorted(images, key=lambda v: v is not images[first]) if first is not None else images
+
+
+def _voxel_mm3(volume: Volume) -> float:
+    return float(abs(np.prod(volume.spacing)))
 
 
 def read_volumes(path: str | Path) -> list[Volume]:
@@ -62,8 +86,14 @@ def read_volumes(path: str | Path) -> list[Volume]:
     labels = [f for f in niftis if _looks_like_label(f)]
     dicom_error: MedFuseError | None = None
     if any(_is_dicom(f) for f in files):
+        from medfuse.quantify.rtstruct import is_rtstruct
+
+        structures = [f for f in files if _is_dicom(f) and is_rtstruct(f)]
         try:
-            return load_all(path) + [_mark_label(load(f), f) for f in labels]
+            images = load_all(path)
+            if structures:  # the contours themselves, not their NIfTI copies
+                return images + rtstruct_roi_volumes(structures, _by_reference(images))
+            return images + [_mark_label(load(f), f) for f in labels]
         except MedFuseError as err:
             dicom_error = err
             logger.warning("DICOM series in %s could not be loaded: %s", path, err)
@@ -89,6 +119,7 @@ def _looks_like_label(path: Path) -> bool:
 def _mark_label(volume: Volume, path: Path) -> Volume:
     if volume.units == "label" or (_looks_like_label(path) and volume.array.dtype.kind in "biu"):
         volume.meta["label_map"] = True
+        volume.meta.setdefault("description", mask_name(path))
     return volume
 
 
@@ -110,18 +141,27 @@ def _is_dicom(path: Path) -> bool:
 def study_layer_data(volumes: Sequence[Volume]) -> list[LayerDataTuple]:
     """Layer tuples in display order: hidden extra anatomy, the reference anatomy, then overlays.
 
-    The reference is the first CT, else the first anatomical series; functional series (PET, SPECT)
-    are drawn on top of it in a colour map whose low uptake is transparent.
+    The reference follows :func:`~medfuse.napari._reference.reference_index` (the CT, else the finest
+    anatomical grid); functional series (PET, SPECT) are drawn on top of it in a colour map whose low
+    uptake is transparent, or opaque when there is no anatomy. Every series is drawn on a
+    display-aligned grid (:func:`~medfuse.napari._display_grid.display_volume`).
     """
-    label_maps = [v for v in volumes if v.meta.get("label_map")]
     images = [v for v in volumes if not v.meta.get("label_map")]
-    functional = [v for v in images if get_modality(v.modality).functional]
-    anatomy = [v for v in images if not get_modality(v.modality).functional]
-    reference = next((v for v in anatomy if v.modality == "CT"), anatomy[0] if anatomy else None)
-    others = [v for v in anatomy if v is not reference]
+    first = reference_index([v.modality for v in images], [_voxel_mm3(v) for v in images])
+    reference = display_volume(images[first]) if first is not None else None
+    shown = [reference if i == first else display_volume(v, reference=reference)
+             for i, v in enumerate(images)]
+    functional = [v for v in shown if get_modality(v.modality).functional]
+    others = [v for v in shown if v is not reference and v not in functional]
     layers = [volume_layer_data(v, visible=False) for v in others]
     if reference is not None:
         layers.append(volume_layer_data(reference))
-    layers.extend(volume_layer_data(v) for v in functional)
-    layers.extend(labels_layer_data(v) for v in label_maps)
+    layers.extend(volume_layer_data(v, alone=reference is None and i == 0, visible=i == 0
+                                    or reference is not None) for i, v in enumerate(functional))
+    order = {id(v): i for i, v in enumerate(shown)}
+    for (_data, kwargs, _kind), volume in zip(layers, others + [reference] * (reference is not None)
+                                              + functional):
+        kwargs["metadata"]["read_order"] = order[id(volume)]  # the study's order, not the display's
+    label_maps = distinct_masks([v for v in volumes if v.meta.get("label_map")])
+    layers.extend(labels_layer_data(display_volume(v, reference=reference)) for v in label_maps)
     return layers

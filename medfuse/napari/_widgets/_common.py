@@ -9,7 +9,8 @@ from typing import Any
 from magicgui.widgets import ComboBox, Container, Label
 from psygnal import Signal
 
-from medfuse.napari._layers import is_medfuse_data_layer, volume_layer_data
+from medfuse.napari._display_grid import display_volume
+from medfuse.napari._layers import create_layer, is_medfuse_data_layer, layer_to_volume, volume_layer_data
 from medfuse.napari._workers import TaskRunner
 from medfuse.volume import Volume
 
@@ -108,12 +109,15 @@ class Panel(Container):
     def show_volume(self, volume: Volume, *, name: str, replace: bool = True,
                     **overrides: Any) -> Any:
         """Add ``volume`` as a layer named ``name`` (replacing a layer of that name); returns it."""
-        from napari.layers import Layer
-
         if replace and name in self.viewer.layers:
             self.viewer.layers.remove(name)
-        data, kwargs, kind = volume_layer_data(volume, name=name, **overrides)
-        return self.viewer.add_layer(Layer.create(data, kwargs, kind))
+        volume = display_volume(volume, reference=self.fixed_volume())
+        return self.viewer.add_layer(create_layer(volume_layer_data(volume, name=name, **overrides)))
+
+    def fixed_volume(self) -> Volume | None:
+        """The fixed series of the study as shown (its display grid), or None."""
+        name = self.selection.fixed
+        return layer_to_volume(self.viewer.layers[name]) if name in self.viewer.layers else None
 
     def run(self, func: Callable[..., Any], *args: Any, description: str,
             on_done: Callable[[Any], None], control: bool = False, **kwargs: Any) -> Any:

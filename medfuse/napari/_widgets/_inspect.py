@@ -40,48 +40,71 @@ def compare_volumes(fixed: Volume, moving: Volume, *, view: str, squares: int = 
     return fixed.with_array(array, modality="OT", units="a.u.", meta={"comparison": view})
 
 
-def readout_lines(viewer: Any, position: Any, *, visible_only: bool = False) -> list[str]:
-    """The readout at a world position (napari z, y, x): the LPS point, then one line per layer
-    (top first) with its value in its units: ``CT: 40 HU``, ``PET: 2.31 SUVbw``."""
+def cursor_point(viewer: Any) -> tuple[float, ...] | None:
+    """The world point under the mouse (napari z, y, x) on the slice shown now: the cursor's
+    displayed axes and the current slice position on the others (napari keeps the cursor's old
+    slice until the mouse moves)."""
+    position = tuple(float(p) for p in (viewer.cursor.position or ()))
+    if not position or len(position) != viewer.dims.ndim:
+        return None
+    point = list(viewer.dims.point)
+    for axis in viewer.dims.displayed:
+        point[axis] = position[axis]
+    return tuple(float(p) for p in point)
+
+
+def readout_lines(viewer: Any, position: Any) -> list[str]:
+    """The readout at a world position (napari z, y, x): the LPS point, then one line per data
+    layer (top first, hidden layers too, marked so) with its value in its units: ``CT: 40 HU``,
+    ``PET: 2.31 SUVbw``."""
     position = tuple(float(p) for p in position)
     lps = ", ".join(f"{v:.1f}" for v in position[::-1])
     lines = [f"LPS ({lps}) mm"]
     for layer in reversed(list(viewer.layers)):
-        if not is_medfuse_data_layer(layer) or (visible_only and not layer.visible):
+        if not is_medfuse_data_layer(layer):
             continue
         try:
             value = layer.get_value(position, world=True)
-        except (IndexError, ValueError):
+        except Exception:  # noqa: BLE001 - a layer changing under the cursor reads as no value
             value = None
-        lines.append(f"{layer.name}: {format_value(layer, value)}")
+        hidden = "" if layer.visible else " (hidden)"
+        lines.append(f"{layer.name}: {format_value(layer, value)}{hidden}")
     return lines
 
 
 def status_text(viewer: Any, position: Any) -> str:
-    """One status-bar line: the LPS point and each visible layer's value with its units."""
-    point, *values = readout_lines(viewer, position, visible_only=True)
+    """One status-bar line: the LPS point and each data layer's value with its units."""
+    point, *values = readout_lines(viewer, position)
     return f"{point} » " + "    ".join(values)
 
 
 class _StatusReadout(QObject):
     """Puts MedFuse's readout line in place of napari's status line (a child of the window, so
-    that the connection ends with the window)."""
+    that the connection ends with the window); it follows the slice and the layers too, not only
+    the mouse, and never shows napari's unit-less world coordinates."""
 
     def __init__(self, viewer: Any, window: Any) -> None:
         super().__init__(window)
         self._viewer = viewer
         self._window = window
+        self._tooltip = ""
+        viewer.dims.events.point.connect(self.refresh)
+        for name in ("inserted", "removed"):
+            getattr(viewer.layers.events, name).connect(self.refresh)
 
     def show(self, status_and_tooltip: Any) -> None:
         """Slot for napari's status thread: its (status, tooltip) with the status replaced."""
-        viewer = self._viewer
-        if status_and_tooltip is not None and len(viewer.cursor.position):
-            try:
-                text = status_text(viewer, viewer.cursor.position)
-            except (IndexError, ValueError):  # a layer changed under the cursor; keep napari's
-                text = status_and_tooltip[0]
-            status_and_tooltip = (text, status_and_tooltip[1])
-        self._window.set_status_and_tooltip(status_and_tooltip)
+        if status_and_tooltip is None:
+            self._window.set_status_and_tooltip(None)
+            return
+        self._tooltip = status_and_tooltip[1]
+        self.refresh()
+
+    def refresh(self, _event: Any = None) -> None:
+        """Rewrite the status line for the point under the mouse on the current slice."""
+        point = cursor_point(self._viewer)
+        if point is not None:
+            self._window.set_status_and_tooltip((status_text(self._viewer, point), self._tooltip))
 
 
 def install_status_readout(viewer: Any) -> None:
@@ -108,7 +131,7 @@ class InspectPanel(Panel):
         self.moving = LayerPicker(viewer, label="moving")
         self.view = ComboBox(label="view", choices=VIEWS, value="overlay")
         self.squares = SpinBox(label="squares", value=8, min=2, max=32)
-        self.opacity = FloatSlider(label="moving opacity", value=0.85, min=0.0, max=1.0, step=0.05)
+        self.opacity = FloatSlider(label="moving opacity", value=0.5, min=0.0, max=1.0, step=0.05)
         self.window = ComboBox(label="window", choices=self._window_choices)
         self.readout = info_label("move the mouse over the images")
         self.readout.native.setMinimumHeight(80)
@@ -125,6 +148,10 @@ class InspectPanel(Panel):
         self.fixed.changed.connect(lambda _: self.window.reset_choices())
         self.moving.changed.connect(lambda _: self.window.reset_choices())
         viewer.cursor.events.position.connect(self._update_readout)
+        viewer.dims.events.point.connect(self._update_readout)
+        for name in ("inserted", "removed"):
+            getattr(viewer.layers.events, name).connect(self._update_readout)
+        self.moving.changed.connect(self._follow_moving_opacity)
         self.finish_layout()
 
     # ------------------------------------------------------------------------------ windows
@@ -150,10 +177,29 @@ class InspectPanel(Panel):
             layer.contrast_limits_range = (min(low, lower), max(high, upper))
             layer.contrast_limits = (lower, upper)
 
-    def _set_opacity(self, value: float) -> None:
+    def _follow_moving_opacity(self, *_: Any) -> None:
+        """The slider starts from a functional moving layer's opacity, else half (both seen)."""
         layer = self.moving.layer()
         if layer is not None:
-            layer.opacity = float(value)
+            functional = get_modality(str(layer.metadata.get("modality", "OT"))).functional
+            with self.opacity.changed.blocked():
+                self.opacity.value = float(layer.opacity) if functional else 0.5
+
+    def _set_opacity(self, value: float) -> None:
+        if self.moving_over_fixed() is not None:
+            self.moving.layer().opacity = float(value)
+
+    def moving_over_fixed(self) -> tuple[Any, Any] | None:
+        """Put the moving layer just above the fixed one, both visible (any modalities: an MR over
+        a CT is seen through its opacity); returns (fixed, moving), or None without a pair."""
+        fixed, moving = self.fixed.layer(), self.moving.layer()
+        if fixed is None or moving is None or fixed is moving:
+            return None
+        layers = self.viewer.layers
+        if layers.index(moving) < layers.index(fixed):
+            layers.move(layers.index(moving), layers.index(fixed))
+        fixed.visible = moving.visible = True
+        return fixed, moving
 
     # ------------------------------------------------------------------------------ views
     def show_view(self, *_: Any) -> Any:
@@ -163,17 +209,19 @@ class InspectPanel(Panel):
         fixed, moving = self.fixed.layer(), self.moving.layer()
         if COMPARISON in self.viewer.layers and view in ("overlay", "flicker"):
             self.viewer.layers.remove(COMPARISON)
-        if fixed is None or moving is None or fixed is moving:
+        if self.moving_over_fixed() is None:
             if view != "overlay":
                 self.runner.show_message("choose two different series to compare", error=True)
             return None
-        fixed.visible = moving.visible = True
         if view == "flicker":
+            moving.opacity = 1.0
             self._timer.start()
-            self.runner.show_message("flicker: the moving series blinks on and off")
+            self.runner.show_message(f"flicker: {moving.name} blinks on and off over {fixed.name}")
             return None
         if view == "overlay":
-            self.runner.show_message("")
+            moving.opacity = float(self.opacity.value)
+            self.runner.show_message(f"{moving.name} over {fixed.name} at opacity "
+                                     f"{moving.opacity:.2f}")
             return None
 
         def done(volume: Volume) -> None:
@@ -195,10 +243,9 @@ class InspectPanel(Panel):
 
     # ------------------------------------------------------------------------------ readout
     def _update_readout(self, event: Any = None) -> None:
-        position = self.viewer.cursor.position
-        if position is None or len(position) == 0:
-            return
-        self.readout.value = "\n".join(readout_lines(self.viewer, position))
+        point = cursor_point(self.viewer)
+        if point is not None:
+            self.readout.value = "\n".join(readout_lines(self.viewer, point))
 
     def value_at(self, world_point: Any) -> dict[str, Any]:
         """Every data layer's value at a world point (napari z, y, x), by layer name."""

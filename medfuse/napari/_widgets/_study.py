@@ -9,19 +9,28 @@ from magicgui.widgets import FileEdit, PushButton
 from qtpy.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem
 
 from medfuse.napari._layers import LayerDataTuple, is_medfuse_data_layer
-from medfuse.napari._widgets._common import LayerPicker, Panel
+from medfuse.napari._reference import REFERENCE_RULE
+from medfuse.napari._widgets._common import LayerPicker, Panel, info_label
 
 COLUMNS = ("series", "modality", "units", "size", "spacing (mm)", "origin (LPS mm)")
 
 
 def add_layer_data(viewer: Any, layers: list[LayerDataTuple]) -> list[Any]:
     """Add layer data tuples to ``viewer`` (UI thread); returns the new layers."""
-    from napari.layers import Layer
+    from medfuse.napari._layers import create_layer
 
-    added = [viewer.add_layer(Layer.create(*item)) for item in layers]
+    opened = max([x.metadata.get("opened", 0) for x in viewer.layers] or [0])
+    added = [viewer.add_layer(create_layer(item)) for item in layers]
+    for order, layer in enumerate(_in_file_order(added), start=opened + 1):
+        layer.metadata["opened"] = order
     if added:
         viewer.reset_view()
     return added
+
+
+def _in_file_order(layers: list[Any]) -> list[Any]:
+    """``layers`` in the order their series were read (the reader stacks them for display)."""
+    return sorted(layers, key=lambda x: x.metadata.get("read_order", 0))
 
 
 def series_rows(viewer: Any) -> list[tuple[str, ...]]:
@@ -43,16 +52,22 @@ def series_rows(viewer: Any) -> list[tuple[str, ...]]:
 
 
 def default_pair(viewer: Any) -> tuple[str | None, str | None]:
-    """The natural fixed and moving series: CT (else the first anatomy) and PET/SPECT (else MR)."""
-    from medfuse.modalities import get_modality
+    """The natural fixed and moving series, by :data:`~medfuse.napari._reference.REFERENCE_RULE`
+    over the image layers in the order they were opened."""
+    import numpy as np
 
-    layers = [x for x in viewer.layers if is_medfuse_data_layer(x) and x.__class__.__name__ == "Image"]
-    code = {x.name: str(x.metadata.get("modality", "OT")) for x in layers}
-    anatomy = [n for n in code if not get_modality(code[n]).functional]
-    functional = [n for n in code if get_modality(code[n]).functional]
-    fixed = next((n for n in anatomy if code[n] == "CT"), anatomy[0] if anatomy else None)
-    moving = next((n for n in functional + anatomy if n != fixed), None)
-    return fixed, moving
+    from medfuse.napari._layers import layer_data_to_world
+    from medfuse.napari._reference import moving_index, reference_index
+
+    layers = [x for x in viewer.layers if is_medfuse_data_layer(x) and x.__class__.__name__ == "Image"
+              and "comparison" not in x.metadata]
+    layers.sort(key=lambda x: x.metadata.get("opened", 0))
+    codes = [str(x.metadata.get("modality", "OT")) for x in layers]
+    voxels = [abs(float(np.linalg.det(layer_data_to_world(x)[-4:-1, -4:-1]))) for x in layers]
+    fixed = reference_index(codes, voxels)
+    moving = moving_index(codes, fixed)
+    return (layers[fixed].name if fixed is not None else None,
+            layers[moving].name if moving is not None else None)
 
 
 class StudyPanel(Panel):
@@ -65,7 +80,9 @@ class StudyPanel(Panel):
         self.sample_button = PushButton(text="Open the sample study")
         self.fixed = LayerPicker(viewer, label="fixed")
         self.moving = LayerPicker(viewer, label="moving")
-        self.extend([self.path, self.open_button, self.sample_button, self.fixed, self.moving])
+        self.rule = info_label(REFERENCE_RULE)
+        self.extend([self.path, self.open_button, self.sample_button, self.fixed, self.moving,
+                     self.rule])
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)

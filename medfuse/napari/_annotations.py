@@ -1,0 +1,96 @@
+"""What a reader expects printed on each view: orientation letters, the slice position in mm, the
+view's name, and colour bars with the HU / SUV scale of the layers shown.
+
+They are napari canvas overlays, so they are drawn in every frame and in every screenshot.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from medfuse.modalities import get_modality
+
+#: letters at the (top, bottom, left, right) edges of each view, in the radiological convention
+#: (the patient's right on the screen's left; sagittal with anterior on the left)
+ORIENTATION: dict[str, tuple[str, str, str, str]] = {
+    "axial": ("A", "P", "R", "L"),
+    "coronal": ("S", "I", "R", "L"),
+    "sagittal": ("S", "I", "A", "P"),
+    "mip": ("S", "I", "R", "L"),
+}
+#: world axis (napari z, y, x) across which each view slices, and the letters of its two ends
+_SLICE_AXIS = {"axial": (0, "I", "S"), "coronal": (1, "A", "P"), "sagittal": (2, "R", "L")}
+_TITLES = {"axial": "axial", "coronal": "coronal", "sagittal": "sagittal", "mip": "PET MIP (coronal)"}
+_LETTER_COLOR = (1.0, 0.85, 0.3, 1.0)
+_POSITIONS = ("top_center", "bottom_center", "middle_left", "middle_right")
+
+
+def annotate_view(model: Any, plane: str) -> None:
+    """Put orientation letters on the four edges of ``model``'s canvas and its title top left."""
+    from napari.components.overlays import TextOverlay
+
+    overlays = model.canvas.overlays
+    for position, letter in zip(_POSITIONS, ORIENTATION[plane]):
+        overlays[f"medfuse_{position}"] = TextOverlay(
+            visible=True, text=letter, position=position, font_size=13, color=_LETTER_COLOR,
+            box=False)
+    overlays["text"].visible = True
+    overlays["text"].position = "top_left"
+    overlays["text"].font_size = 10
+    overlays["text"].color = (0.9, 0.9, 0.9, 1.0)
+    update_slice_text(model, plane)
+
+
+def slice_text(point: Any, plane: str) -> str:
+    """The view's title and slice position in LPS mm, as ``axial  S 12.5 mm``.
+
+    Examples
+    --------
+    >>> slice_text((-12.5, 30.0, 4.0), "axial"), slice_text((0.0, -30.0, 4.0), "coronal")
+    ('axial  I 12.5 mm', 'coronal  A 30.0 mm')
+    >>> slice_text((0.0, 0.0, 4.0), "sagittal"), slice_text((0.0, 0.0, 0.0), "mip")
+    ('sagittal  L 4.0 mm', 'PET MIP (coronal)')
+    """
+    if plane not in _SLICE_AXIS or len(point) < 3:
+        return _TITLES[plane]
+    axis, negative, positive = _SLICE_AXIS[plane]
+    value = float(point[len(point) - 3 + axis])
+    return f"{_TITLES[plane]}  {positive if value >= 0 else negative} {abs(value):.1f} mm"
+
+
+def update_slice_text(model: Any, plane: str) -> None:
+    """Refresh the slice position printed on ``model``'s view (when it changed)."""
+    text = slice_text(tuple(model.dims.point), plane)
+    overlay = model.canvas.overlays.get("text")
+    if overlay is not None and overlay.text != text:
+        overlay.text = text
+
+
+def update_colorbars(viewer: Any) -> None:
+    """Show the colour bar (with its scale) of the top visible functional layer (SUV) at the top
+    right and of the top visible anatomical layer (HU) at the bottom right; hide the others'."""
+    shown: dict[str, Any] = {}
+    for layer in reversed(list(viewer.layers)):
+        colorbar = getattr(layer, "colorbar", None)
+        if colorbar is None or layer.__class__.__name__ != "Image" or getattr(layer, "rgb", False):
+            continue
+        functional = get_modality(str(layer.metadata.get("modality", "OT"))).functional
+        kind = "functional" if functional else "anatomy"
+        wanted = layer.visible and kind not in shown and "comparison" not in layer.metadata
+        if wanted:
+            shown[kind] = layer
+            colorbar.position = "top_right" if functional else "bottom_right"
+            colorbar.font_size = 9
+            colorbar.size = (12, 110)
+        if colorbar.visible != wanted:
+            colorbar.visible = wanted
+
+
+def units_text(viewer: Any) -> str:
+    """The units of the colour bars shown, as ``PET: SUVbw · CT: HU`` (for the status line)."""
+    parts = []
+    for layer in reversed(list(viewer.layers)):
+        colorbar = getattr(layer, "colorbar", None)
+        if colorbar is not None and colorbar.visible:
+            parts.append(f"{layer.name}: {layer.metadata.get('units', 'a.u.')}")
+    return " · ".join(parts)
