@@ -26,6 +26,9 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "fusion2d" / "harvard"
 KEYS = ("EN", "SD", "SF", "MI", "SCD", "VIF", "Qabf", "SSIM")
 EXTRA = ("AG", "PSNR", "CC")
+#: what the issue asks of a fusion that keeps both images (lower is better for "noise")
+KEEPS = ("MEF", "MEF-bs", "chroma", "noise", "VIF-shift", "Qabf-shift")
+NOISE_SIGMA, SHIFT = 10.0, 2
 
 
 def val_pairs() -> list[tuple[str, str, Path, Path]]:
@@ -43,34 +46,89 @@ def val_pairs() -> list[tuple[str, str, Path, Path]]:
     return out
 
 
-def quality(methods: list[str], pairs: list[tuple[str, str, Path, Path]]) -> dict:
+def _with_array(volume, array):  # noqa: ANN001, ANN202
+    return volume.with_array(np.clip(np.round(array), 0, 255).astype(np.uint8))
+
+
+def _noisy(volume, rng):  # noqa: ANN001, ANN202
+    """The grey input with Gaussian noise of sigma 10 (0-255), as an 8-bit image again."""
+    return _with_array(volume, volume.array + rng.normal(0.0, NOISE_SIGMA, volume.array.shape))
+
+
+def _shifted(volume):  # noqa: ANN001, ANN202
+    """The functional input moved by SHIFT px along x and y (residual misregistration)."""
+    return volume.with_array(np.roll(volume.array, (SHIFT, SHIFT), axis=(0, 1)))
+
+
+def quality(methods: list[str], pairs: list[tuple[str, str, Path, Path]], *,
+            params: dict | None = None) -> dict:
+    """Per pair type and method, the mean of every metric over the validation pairs.
+
+    Besides the CDDFuse-convention metrics: the complementarity (MEF-SSIM, all windows and where
+    the brighter source is the smoother one), the chroma ratio (pseudo-colour inputs), the noise
+    pass-through (RMS change of the fused luma over RMS of the noise added to the grey input) and
+    VIF / Qabf with the functional input moved by SHIFT px, as a fraction of their value without.
+    ``params``: options of the learned method (``{"bundle": DIR}`` to score another bundle).
+    """
     from medfuse.fusion import fuse
     from medfuse.fusion.colour import luma
+    from medfuse.fusion.scores import chroma_ratio, complementarity
     from medfuse.io import load
-    from medfuse.quantify.fusion_metrics import fusion_metrics
+    from medfuse.quantify.fusion_metrics import fusion_metrics, qabf, vif_sum
 
     loaded = [(kind, load(a), load(b)) for kind, _, a, b in pairs]
     table: dict = {}
     for method in methods:
-        fuse(loaded[0][1:], method=method)  # load models, warm caches
+        options = dict(params or {}) if method == "learned2d" else {}
+        fuse(loaded[0][1:], method=method, **options)  # load models, warm caches
+        rng = np.random.default_rng(0)
         for kind, va, vb in loaded:
             t0 = time.perf_counter()
-            fused = fuse([va, vb], method=method)
+            fused = fuse([va, vb], method=method, **options)
             seconds = time.perf_counter() - t0
-            m = fusion_metrics(luma(fused.array, rgb=fused.is_rgb), luma(va.array, rgb=va.is_rgb),
-                               luma(vb.array, rgb=vb.is_rgb))
+            f, a, b = (luma(v.array, rgb=v.is_rgb) for v in (fused, va, vb))
+            m = fusion_metrics(f, a, b)
+            scores = complementarity(f, [a, b])
+            m["MEF"], m["MEF-bs"] = scores["all"], scores["brighter_smoother"]
+            if vb.is_rgb:
+                m["chroma"] = chroma_ratio(fused.array, vb.array)
+            noisy_a = _noisy(va, rng)
+            f_noisy = luma(fuse([noisy_a, vb], method=method, **options).array, rgb=fused.is_rgb)
+            added = noisy_a.array.astype(np.float64) - va.array
+            m["noise"] = float(np.sqrt(np.mean((f_noisy - f) ** 2) / np.mean(added ** 2)))
+            moved = _shifted(vb)
+            f_moved = luma(fuse([va, moved], method=method, **options).array, rgb=fused.is_rgb)
+            b_moved = luma(moved.array, rgb=moved.is_rgb)
+            m["VIF-shift"] = vif_sum(f_moved, a, b_moved) / max(m["VIF"], 1e-9)
+            m["Qabf-shift"] = qabf(f_moved, a, b_moved) / max(m["Qabf"], 1e-9)
             m["s/pair"] = seconds
             table.setdefault(kind, {}).setdefault(method, []).append(m)
-    return {k: {meth: {key: float(np.mean([r[key] for r in rows])) for key in rows[0]}
+    return {k: {meth: {key: float(np.nanmean([r.get(key, np.nan) for r in rows])) for key in rows[0]}
                 for meth, rows in v.items()} for k, v in table.items()}
 
 
+#: the peer of `medfuse fuse --manifest`: a plain numpy MAX script doing the same reads and writes
+NUMPY_MAX = """
+import csv, sys
+from pathlib import Path
+import numpy as np
+from PIL import Image
+out = Path(sys.argv[2]); out.mkdir()
+with open(sys.argv[1], newline="") as fh:
+    for row in csv.DictReader(fh):
+        a, b = (np.asarray(Image.open(row[k])) for k in "ab")
+        a, b = (x[..., None] if x.ndim == 2 and y.ndim == 3 else x for x, y in ((a, b), (b, a)))
+        Image.fromarray(np.maximum(a, b)).save(out / (row["id"] + ".png"), compress_level=1)
+"""
+
+
 def throughput(pairs: list[tuple[str, str, Path, Path]], n: int, *,
-               source: Path | None = None) -> float:
+               source: Path | None = None, numpy_max: bool = False) -> float:
     """Seconds of one fresh ``medfuse fuse --manifest`` process over ``n`` pairs (cycling ``pairs``).
 
     ``source``: run the medfuse package found in that folder instead (an older version, for a side
-    by side comparison: ``git archive COMMIT medfuse | tar -x -C DIR``).
+    by side comparison: ``git archive COMMIT medfuse | tar -x -C DIR``). ``numpy_max``: run the
+    plain numpy MAX script over the same manifest instead.
     """
     env = dict(os.environ, PYTHONPATH=str(source)) if source else None
     with tempfile.TemporaryDirectory() as tmp:
@@ -81,10 +139,13 @@ def throughput(pairs: list[tuple[str, str, Path, Path]], n: int, *,
             for i in range(n):
                 kind, pid, a, b = pairs[i % len(pairs)]
                 writer.writerow([f"{kind}_{pid}_{i}", a, b])
+        command = ([sys.executable, "-c", NUMPY_MAX, str(manifest), str(Path(tmp) / "out")]
+                   if numpy_max else
+                   [sys.executable, "-c", "import sys; from medfuse.cli import main; "
+                    "sys.exit(main())", "fuse", "--manifest", str(manifest), "-o",
+                    str(Path(tmp) / "out")])
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import sys; from medfuse.cli import main; "
-                        "sys.exit(main())", "fuse", "--manifest", str(manifest), "-o",
-                        str(Path(tmp) / "out")], check=True, capture_output=True, env=env, cwd=tmp)
+        subprocess.run(command, check=True, capture_output=True, env=env, cwd=tmp)
         return time.perf_counter() - t0
 
 
@@ -122,42 +183,95 @@ def markdown(results: dict, methods: list[str], default: str) -> str:
                          f"{r['VIF'] / rows['maximum']['VIF']:.0%} of MAX")
             cells = " | ".join(f"{r[k]:.3f}" for k in KEYS + EXTRA)
             lines.append(f"| {method} | {cells} | {r['s/pair']:.4f} | {wins} |")
+        lines.append("\nWhat each method keeps of both images (MEF: MEF-SSIM over all windows; "
+                     "MEF-bs: where the brighter source is the smoother one; chroma: of the "
+                     "pseudo-colour source; noise: pass-through of sigma-10 noise in the MRI, lower "
+                     f"is better; -shift: VIF and Qabf with the functional image moved {SHIFT} px, "
+                     "as a fraction of their value without):\n")
+        lines.append("| method | " + " | ".join(KEEPS) + " |")
+        lines.append("|---" * (len(KEEPS) + 1) + "|")
+        for method in methods:
+            r = rows[method]
+            lines.append(f"| {method} | " + " | ".join(
+                "-" if np.isnan(r.get(k, np.nan)) else f"{r[k]:.3f}" for k in KEEPS) + " |")
     return "\n".join(lines) + "\n"
 
 
 def speed(pairs: list[tuple[str, str, Path, Path]], sizes: list[int], repeat: int,
           baseline: Path | None) -> str:
-    """Markdown table of manifest throughput (fresh processes, alternating with the baseline)."""
+    """Markdown table of manifest throughput: fresh processes, alternating with the plain numpy
+    MAX script (and the baseline version, if given), as ratios to the numpy script's time."""
+    peers = [("numpy MAX script", None, True), ("this version", None, False)]
+    peers += [("baseline", baseline, False)] if baseline else []
     runs: dict[tuple[str, int], list[float]] = {}
     for _ in range(repeat):
         for n in sizes:
-            for label, source in [("this version", None)] + ([("baseline", baseline)] if baseline else []):
-                runs.setdefault((label, n), []).append(throughput(pairs, n, source=source))
-    lines = ["| version | pairs | seconds (median of %d) | pairs/s |" % repeat, "|---|---|---|---|"]
+            for label, source, numpy_max in peers:
+                runs.setdefault((label, n), []).append(
+                    throughput(pairs, n, source=source, numpy_max=numpy_max))
+    lines = [f"| version | pairs | seconds (median of {repeat}) | pairs/s | x numpy MAX script |",
+             "|---|---|---|---|---|"]
     for (label, n), seconds in runs.items():
         median = float(np.median(seconds))
-        lines.append(f"| {label} | {n} | {median:.2f} | {n / median:.1f} |")
+        ratio = median / float(np.median(runs[("numpy MAX script", n)]))
+        lines.append(f"| {label} | {n} | {median:.2f} | {n / median:.1f} | {ratio:.2f} |")
     return "\n".join(lines) + "\n"
+
+
+#: held-out slices of the picture grid: hot PET/SPECT over MRI folds, and bone next to soft tissue
+GRID = (("PET-MRI", "41030"), ("PET-MRI", "41045"), ("SPECT-MRI", "3015"), ("SPECT-MRI", "35012"),
+        ("CT-MRI", "33010"))
+GRID_METHODS = (("MedFuse", "learned2d"), ("MAX", "maximum"), ("LAPLACIAN", "laplacian"))
+
+
+def picture_grid(path: Path) -> Path:
+    """A PNG grid of held-out pairs: the two sources, MedFuse, MAX and LAPLACIAN, side by side."""
+    from PIL import Image, ImageDraw
+
+    from medfuse.fusion import fuse
+    from medfuse.fusion.training.dataset import modality_folders
+    from medfuse.io import load
+
+    size, label = 256, 18
+    columns = ["source A", "source B"] + [name for name, _ in GRID_METHODS]
+    sheet = Image.new("RGB", (size * len(columns), label + size * len(GRID)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for col, name in enumerate(columns):
+        draw.text((col * size + 4, 3), name, fill="black")
+    for row, (kind, stem) in enumerate(GRID):
+        files = [folder / f"{stem}.png" for folder in modality_folders(DATA / kind)]
+        sources = [load(f) for f in files]
+        tiles = [v.array for v in sources] + [fuse(sources, method=m).array for _, m in GRID_METHODS]
+        for col, tile in enumerate(tiles):
+            sheet.paste(Image.fromarray(tile).convert("RGB"), (col * size, label + row * size))
+        draw.text((4, label + row * size + 4), f"{kind} {stem}", fill="yellow")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path)
+    return path
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--methods", default="average,maximum,laplacian,gff,learned2d")
-    parser.add_argument("--sizes", default="50,100,324", help="manifest sizes for throughput")
+    parser.add_argument("--sizes", default="100", help="manifest sizes for throughput")
     parser.add_argument("--repeat", type=int, default=3, help="fresh processes per size")
     parser.add_argument("--baseline", type=Path, default=None,
                         help="folder holding an older medfuse package to time side by side")
     parser.add_argument("--speed-only", action="store_true", help="skip the quality tables")
+    parser.add_argument("--grid", type=Path, default=None,
+                        help="write the held-out picture grid (docs/images/fusion_grid.png) and exit")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     methods = args.methods.split(",")
     pairs = val_pairs()
+    if args.grid:
+        picture_grid(args.grid)
+        return
     text = "" if args.speed_only else markdown(quality(methods, pairs), methods, "learned2d")
     text += ("\n`medfuse fuse --manifest` (default method, fresh process, start-up included):\n\n"
              + speed(pairs, [int(n) for n in args.sizes.split(",")], args.repeat, args.baseline))
-    for method in ("learned2d", "learned3d"):
-        text += (f"\n`{method}` on a 512x512x300 CT+PET volume pair (in process, model loaded): "
-                 f"{volume_seconds(method):.1f} s\n")
+    text += ("\n`learned2d` on a 512x512x300 CT+PET volume pair (in process, model loaded, RGB "
+             f"output): {volume_seconds('learned2d'):.1f} s\n")
     print(text)
     if args.out:
         args.out.write_text(text)

@@ -1,7 +1,11 @@
 """RGB pseudo-colour <-> YCbCr (ITU-R BT.601, full range, as JPEG and the fusion literature use it).
 
 Colour PET/SPECT images fuse as the field does: convert to YCbCr, fuse the luma (Y) with the grey
-image, keep the functional image's chroma (Cb, Cr), convert back.
+image, keep the functional image's chroma (Cb, Cr), convert back. Putting a new luma under a saturated
+colour can leave the RGB cube (pure red exists at one luma only), and clipping there washes the colour
+out; :func:`fuse_luma` instead keeps the hue, moves the luma towards where the colour exists, and
+lets the saturation give way only where the anatomy needs the luma, 2 % on average (``CHROMA_KEPT``).
+Volumes get their colour from the functional modality's colormap (:func:`colour_fused`).
 
 Examples
 --------
@@ -15,7 +19,13 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["fuse_luma", "luma", "rgb_to_ycbcr", "ycbcr_to_rgb"]
+__all__ = ["CHROMA_KEPT", "COLOURED", "chroma_magnitude", "colormap_rgb", "colour_fused", "fuse_luma",
+           "luma", "rgb_to_ycbcr", "ycbcr_to_rgb"]
+
+#: the fraction of the functional image's chroma that :func:`fuse_luma` keeps on average
+CHROMA_KEPT = 0.98
+#: chroma magnitude (0-255 units) from which a pixel counts as coloured
+COLOURED = 8.0
 
 _TO_YCBCR = np.array(
     [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]]
@@ -41,8 +51,76 @@ def luma(image: np.ndarray, *, rgb: bool) -> np.ndarray:
     return array @ _TO_YCBCR[0] if rgb else array
 
 
-def fuse_luma(fused_luma: np.ndarray, chroma_source: np.ndarray) -> np.ndarray:
-    """Recombine a fused luma (0-255) with the Cb/Cr of an RGB ``chroma_source``; returns RGB uint8."""
+def chroma_magnitude(rgb: np.ndarray) -> np.ndarray:
+    """The length of each pixel's (Cb, Cr) vector, 0-255 units, of ``(..., 3)`` RGB."""
+    ycbcr = rgb_to_ycbcr(rgb)
+    return np.hypot(ycbcr[..., 1] - 128.0, ycbcr[..., 2] - 128.0)
+
+
+def _floor_for(need: np.ndarray, magnitude: np.ndarray, kept: float) -> float:
+    """The smallest per-pixel chroma floor at which the coloured pixels keep ``kept`` of their
+    summed chroma, when each keeps ``clip(need, floor, 1)`` of its own (bisection)."""
+    coloured = magnitude >= COLOURED
+    need, magnitude = need[coloured], magnitude[coloured]
+    total = magnitude.sum()
+    if total == 0 or (magnitude * need).sum() >= kept * total:
+        return 0.0
+    low, high = 0.0, 1.0
+    for _ in range(16):
+        mid = (low + high) / 2
+        low, high = ((mid, high) if (magnitude * np.maximum(need, mid)).sum() < kept * total
+                     else (low, mid))
+    return high
+
+
+def fuse_luma(fused_luma: np.ndarray, chroma_source: np.ndarray, *,
+              kept: float = CHROMA_KEPT) -> np.ndarray:
+    """Recombine a fused luma (0-255) with the Cb/Cr of an RGB ``chroma_source``; returns RGB uint8.
+
+    Each pixel's chroma is scaled by the largest ``s <= 1`` at which the fused luma fits in the
+    RGB cube, but never below a floor chosen so that the coloured pixels keep ``kept`` of their
+    chroma on average; the luma is then moved into the range where that chroma exists: a luma
+    already inside is kept, one outside takes its local mean (Gaussian, sigma 2 px) brought into
+    the range with its local detail on top, then clipped. The hue never changes; the saturation gives way only where the anatomy needs luma
+    the colour cannot have, and by ``1 - kept`` on average.
+    """
+    from scipy import ndimage as ndi
+
     ycbcr = rgb_to_ycbcr(chroma_source)
-    ycbcr[..., 0] = fused_luma
+    chroma = ycbcr[..., 1:] - 128.0
+    offsets = chroma @ _TO_RGB[:, 1:].T  # (..., 3): R, G, B minus Y at full chroma
+    y = np.asarray(fused_luma, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        room = np.where(offsets > 0, (255.0 - y[..., None]) / offsets,
+                        np.where(offsets < 0, y[..., None] / -offsets, np.inf))
+    need = np.clip(room.min(axis=-1), 0.0, 1.0)
+    scale = np.maximum(need, _floor_for(need, np.hypot(chroma[..., 0], chroma[..., 1]), kept))
+    scaled = offsets * scale[..., None]
+    low = np.maximum(0.0, -scaled.min(axis=-1))
+    high = np.minimum(255.0, 255.0 - scaled.max(axis=-1))
+    local = ndi.gaussian_filter(y, 2.0, mode="reflect")
+    shifted = np.clip(np.clip(local, low, high) + (y - local), low, high)
+    ycbcr[..., 0] = np.where((y >= low) & (y <= high), y, shifted)
+    ycbcr[..., 1:] = 128.0 + chroma * scale[..., None]
     return ycbcr_to_rgb(ycbcr)
+
+
+def colormap_rgb(values: np.ndarray, name: str) -> np.ndarray:
+    """RGB uint8 ``(..., 3)`` of ``values`` in [0, 1] through the matplotlib colormap ``name``."""
+    from medfuse._optional import require
+
+    table = require("matplotlib").colormaps[name](np.linspace(0.0, 1.0, 256))[:, :3]
+    lut = np.round(table * 255.0).astype(np.uint8)
+    return lut[np.clip(np.round(np.asarray(values) * 255.0), 0, 255).astype(np.intp)]
+
+
+def colour_fused(fused: np.ndarray, functional: np.ndarray, colormap: str) -> np.ndarray:
+    """RGB uint8 ``(..., 3)`` of a fused intensity in [0, 1]: its luma, and the chroma of the
+    functional image (in [0, 1]) through ``colormap``; volumes slice by slice along axis 0 (the
+    memory of one slice at a time, as the 2D network fuses them)."""
+    if fused.ndim == 2:
+        return fuse_luma(fused.astype(np.float64) * 255.0, colormap_rgb(functional, colormap))
+    out = np.empty((*fused.shape, 3), np.uint8)
+    for i in range(len(fused)):
+        out[i] = colour_fused(fused[i], functional[i], colormap)
+    return out

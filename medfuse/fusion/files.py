@@ -1,4 +1,4 @@
-"""Fusing files: one pair, or a CSV manifest of pairs streamed with the model loaded once.
+"""Fusing files: two or more inputs, or a CSV manifest of pairs streamed with the model loaded once.
 
 Outputs are written atomically: a failed pair leaves nothing under its name.
 """
@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from medfuse.errors import InputError, MedFuseError, PipelineError
 from medfuse.fusion.registry import DEFAULT, fuse, get_method
@@ -61,40 +62,53 @@ def read_manifest(path: str | Path) -> list[tuple[str, Path, Path]]:
     return out
 
 
-def fuse_files(a: str | Path, b: str | Path, output: str | Path, *, method: str = DEFAULT,
-               axis: int = 0) -> Path:
-    """Load ``a`` and ``b``, fuse them and write ``output`` (PNG for 2D unless ``.nii[.gz]``)."""
-    volumes = [load(a), load(b)]
-    params = {"axis": axis} if volumes[0].ndim == 3 and get_method(method).name == "learned2d" else {}
-    fused = fuse(volumes, method=method, **params)
+def fuse_files(inputs: Sequence[str | Path], output: str | Path, *, method: str = DEFAULT,
+               axis: int = 0, **params: Any) -> Path:
+    """Load ``inputs`` (two or more, any order), fuse them and write ``output``.
+
+    2D images give a PNG unless ``output`` ends in ``.nii[.gz]``; volumes give NIfTI (RGB NIfTI for
+    functional + anatomical volumes). ``params`` go to the method (``weight``, ``bundle``,
+    ``trust_code`` for learned methods). An ``output`` that is one of the inputs is refused before
+    anything is read.
+    """
     output = Path(output)
+    for path in inputs:
+        if Path(path).exists() and output.exists() and output.resolve() == Path(path).resolve():
+            raise InputError("the output would overwrite this input; choose another -o", path=path)
+    volumes = [load(p) for p in inputs]
+    if volumes[0].ndim == 3 and get_method(method).learned:
+        params = {"axis": axis, **params}
+    fused = fuse(volumes, method=method, **params)
     if fused.ndim == 2 and not output.name.lower().endswith((".nii", ".nii.gz")):
         return write_png(fused, output, compress_level=PNG_LEVEL)
     return write_nifti(fused, output)
 
 
 def fuse_manifest(manifest: str | Path, folder: str | Path, *, method: str = DEFAULT,
-                  axis: int = 0, workers: int = 2) -> Iterator[Path]:
+                  axis: int = 0, workers: int = 2, **params: Any) -> Iterator[Path]:
     """Fuse every pair of ``manifest`` into ``folder/<id>.png`` (2D images) or ``.nii.gz``.
 
-    A generator: yields each output, in manifest order, as it is written. The whole manifest is
-    checked first; the first pair runs alone (the model loads once), the others on ``workers``
-    threads. For learned methods torch is set to one intra-op thread per worker: small images
-    do not gain from sharing one. A pair that fails raises its error prefixed with the pair id;
-    pairs not started are cancelled, and only finished outputs are left.
+    A generator: yields each output, in manifest order, as it is written. The method name and the
+    whole manifest are checked first, before torch is imported; the first pair runs alone (the
+    model loads once), the others on ``workers`` threads. For learned methods torch is set to one
+    intra-op thread per worker: small images do not gain from sharing one. A pair that fails
+    raises its error prefixed with the pair id; pairs not started are cancelled, and only
+    finished outputs are left.
     """
-    if get_method(method).learned:  # unknown names fail before any work
+    learned = get_method(method).learned  # unknown names fail before any work
+    folder = Path(folder)
+    rows = read_manifest(manifest)
+    if learned:
         import torch
 
         torch.set_num_threads(1)
-    folder = Path(folder)
-    rows = read_manifest(manifest)
 
     def run(row: tuple[str, Path, Path]) -> Path:
         pair_id, a, b = row
         suffix = ".png" if is_image2d(a) else ".nii.gz"
         try:
-            return fuse_files(a, b, folder / f"{pair_id}{suffix}", method=method, axis=axis)
+            return fuse_files([a, b], folder / f"{pair_id}{suffix}", method=method, axis=axis,
+                              **params)
         except MedFuseError as err:
             raise type(err)(f"pair {pair_id!r}: {err}") from err
 

@@ -6,14 +6,18 @@ trained network compiled to TorchScript by the training pipeline). Two loaders:
 
 * **TorchScript** (the inference path, for the bundles shipped in this package): ``model.ts``, checked
   against the sha256 that ``configs/metadata.json`` records, is read with ``torch.jit.load``; the
-  configs are read as plain JSON. MONAI is not imported for 2D networks (it costs seconds of start-up);
-  3D networks import it for its sliding-window inferer.
+  configs are read as plain JSON. MONAI is not imported (it costs seconds of start-up).
 * **Reference** (``reference=True``, and any bundle folder outside the package): the network is built
   from ``network_def`` with ``monai.bundle.ConfigParser`` and ``model.pt`` is read with
-  ``torch.load(weights_only=True)``: no arbitrary unpickling, no code from the bundle folder.
+  ``torch.load(weights_only=True)`` after its recorded sha256 is checked.
 
-2D networks run slice by slice on volumes along a chosen axis; 3D networks run with MONAI's
-sliding-window inference. Torch is imported on first use; a bundle loads once per process.
+**Trust boundary.** A bundle's configs are data. Before MONAI sees them, :func:`check_config` refuses
+any ``$`` expression, ``%`` macro, special key other than ``_target_``, and any ``_target_`` outside
+the few classes the shipped bundles name (:data:`ALLOWED_TARGETS`), with a one-line error naming the
+file and the key. ``trust_code=True`` lifts that check for a bundle whose code the user trusts.
+
+2D networks run slice by slice on volumes along a chosen axis. Torch is imported on first use; a
+bundle loads once per process.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import io
 import json
 import logging
 import os
+import pickle
+import re
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -43,8 +49,15 @@ BUNDLES = Path(__file__).resolve().parent / "bundles"
 #: bundle files, relative to the bundle folder
 INFERENCE, METADATA = "configs/inference.json", "configs/metadata.json"
 WEIGHTS, TORCHSCRIPT = "models/model.pt", "models/model.ts"
+#: the network class the shipped bundles build
+NETWORK_TARGET = "medfuse.fusion.nets.SalienceDetailFusionNet"
+#: the ``_target_`` values a bundle from outside the package may name (MONAI resolves the short one)
+ALLOWED_TARGETS = frozenset({NETWORK_TARGET, "SimpleInferer", "monai.inferers.SimpleInferer"})
+#: the lead (weight of the functional sources' base layers) the networks are trained at
+LEAD = 0.5
 
-__all__ = ["BUNDLES", "LEARNED_2D", "LEARNED_3D", "Bundle", "load_bundle", "run_bundle", "sha256"]
+__all__ = ["ALLOWED_TARGETS", "BUNDLES", "LEAD", "LEARNED_2D", "Bundle", "check_config",
+           "load_bundle", "run_bundle", "sha256"]
 
 
 @dataclass(frozen=True)
@@ -83,22 +96,64 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _parser(folder: Path) -> Any:
-    """A ``monai.bundle.ConfigParser`` over the bundle's ``inference.json`` (imports MONAI)."""
+def check_config(config: Any, path: Path, key: str = "") -> None:
+    """Refuse anything in a bundle config that would run code: the trust boundary for bundles.
+
+    Raises
+    ------
+    FusionError
+        A ``$`` expression, a ``%`` macro, a special key other than ``_target_``, or a
+        ``_target_`` outside :data:`ALLOWED_TARGETS`; the message names the file and the key.
+    """
+    remedy = "bundle configs are data; pass trust_code=True (--trust-bundle-code) to run its code"
+    if isinstance(config, dict):
+        for name, value in config.items():
+            where = f"{key}.{name}" if key else str(name)
+            if name == "_target_":
+                if value not in ALLOWED_TARGETS:
+                    raise FusionError(f"key {where!r}: _target_ {str(value)[:80]!r} is not one of "
+                                      f"{sorted(ALLOWED_TARGETS)}; {remedy}", path=path)
+            elif isinstance(name, str) and (name.startswith(("_", "$", "%"))):
+                raise FusionError(f"key {where!r}: special key {name[:40]!r} refused; {remedy}",
+                                  path=path)
+            else:
+                check_config(value, path, where)
+    elif isinstance(config, list):
+        for i, value in enumerate(config):
+            check_config(value, path, f"{key}[{i}]")
+    elif isinstance(config, str) and config.lstrip().startswith(("$", "%")):
+        raise FusionError(f"key {key!r}: expression {config.strip()[:40]!r} refused; {remedy}",
+                          path=path)
+
+
+def _parser(folder: Path, *, trust_code: bool) -> Any:
+    """A ``monai.bundle.ConfigParser`` over the bundle's ``inference.json``, checked unless trusted."""
+    config = _read_json(folder, INFERENCE)
+    if not trust_code:
+        check_config(config, folder / INFERENCE)
     require("monai")
     from monai.bundle import ConfigParser
 
-    parser = ConfigParser()
-    parser.read_config(str(_bundle_file(folder, INFERENCE)))
-    return parser
+    return ConfigParser(config)
 
 
 def _is_shipped(folder: Path) -> bool:
     return folder.resolve().is_relative_to(BUNDLES)
 
 
+def _checked_bytes(folder: Path, name: str, metadata: dict[str, Any], *, required: bool) -> bytes:
+    """The bytes of a model file, checked against the sha256 that ``metadata.json`` records."""
+    path = _bundle_file(folder, name)
+    data = path.read_bytes()
+    recorded = metadata.get("model_files", {}).get(name)
+    if (recorded or required) and sha256(data) != recorded:
+        raise FusionError(f"does not match the sha256 recorded in {METADATA}; retrain with "
+                          "`medfuse train` or reinstall", path=path)
+    return data
+
+
 @functools.cache
-def load_bundle(folder: str | Path, *, reference: bool = False) -> Bundle:
+def load_bundle(folder: str | Path, *, reference: bool = False, trust_code: bool = False) -> Bundle:
     """Load a fusion bundle folder: from TorchScript if shipped here, else the MONAI reference way.
 
     Parameters
@@ -107,39 +162,53 @@ def load_bundle(folder: str | Path, *, reference: bool = False) -> Bundle:
     reference : build the network with ``monai.bundle.ConfigParser`` from ``network_def`` and load
         ``model.pt`` with ``torch.load(weights_only=True)``, even for a shipped bundle. Bundles
         outside the package always load this way: their TorchScript is not trusted.
+    trust_code : let the configs run code (``$`` expressions, any ``_target_``). Only for a bundle
+        whose every file you would run as a Python script: such configs can do anything you can.
 
     Raises
     ------
     FusionError
-        A bundle file is missing, ``model.ts`` does not match its recorded checksum, or the
-        weights do not fit the network.
+        A bundle file is missing, a model file does not match its recorded checksum, a config
+        would run code (without ``trust_code``), or the weights do not fit the network.
     """
     torch = require("torch")
     folder = Path(folder)
     metadata = _read_json(folder, METADATA)
     if not reference and _is_shipped(folder):
-        path = _bundle_file(folder, TORCHSCRIPT)
-        data = path.read_bytes()
-        if sha256(data) != metadata.get("model_files", {}).get(TORCHSCRIPT):
-            raise FusionError(f"does not match the sha256 recorded in {METADATA}; retrain with "
-                              "`medfuse train` or reinstall", path=path)
+        data = _checked_bytes(folder, TORCHSCRIPT, metadata, required=True)
+        check_config(_read_json(folder, INFERENCE), folder / INFERENCE)
         try:
             network = torch.jit.load(io.BytesIO(data), map_location="cpu").eval()
         except Exception as err:
-            raise FusionError(f"cannot load the TorchScript network ({err})", path=path) from err
-        dims = int(_read_json(folder, INFERENCE)["network_def"]["spatial_dims"])
-        inferer = _parser(folder).get_parsed_content("inferer") if dims == 3 else None
-        return Bundle(folder.name, network, inferer, metadata, dims, "torchscript")
-    parser = _parser(folder)
+            raise FusionError(f"cannot load the TorchScript network ({_first_line(err)})",
+                              path=folder / TORCHSCRIPT) from err
+        return Bundle(folder.name, network, None, metadata, 2, "torchscript")
+    parser = _parser(folder, trust_code=trust_code)
+    data = _checked_bytes(folder, WEIGHTS, metadata, required=False)
     network = parser.get_parsed_content("network_def")
-    weights = _bundle_file(folder, WEIGHTS)
     try:
-        network.load_state_dict(torch.load(str(weights), map_location="cpu", weights_only=True))
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise FusionError("refused: the file holds Python objects, not only tensors (weights load "
+                          "with torch.load(weights_only=True))", path=folder / WEIGHTS) from err
     except Exception as err:
-        raise FusionError(f"cannot load the network weights ({err})", path=weights) from err
+        raise FusionError(f"cannot read the network weights ({_first_line(err)})",
+                          path=folder / WEIGHTS) from err
+    try:
+        network.load_state_dict(state)
+    except Exception as err:
+        raise FusionError(f"the weights do not fit the network ({_first_line(err)})",
+                          path=folder / WEIGHTS) from err
     network.eval()
     return Bundle(folder.name, network, parser.get_parsed_content("inferer"), metadata,
                   int(network.spatial_dims), "monai")
+
+
+def _first_line(err: BaseException) -> str:
+    """The first non-empty line of an error's message (torch's unpickling errors run to pages)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))  # torch colours parts of its messages
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0][:300] if lines else type(err).__name__
 
 
 @contextlib.contextmanager
@@ -157,33 +226,38 @@ def _torch_threads(threads: int | None) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
-def run_bundle(bundle: Bundle, a: np.ndarray, b: np.ndarray, *, axis: int = 0,
-               threads: int | None = None) -> np.ndarray:
-    """Fuse two normalised arrays of one shape with ``bundle`` (2D, or 3D slice-wise / windowed).
+def run_bundle(bundle: Bundle, arrays: Sequence[np.ndarray], roles: Sequence[float], *,
+               lead: float = LEAD, axis: int = 0, threads: int | None = None) -> np.ndarray:
+    """Fuse normalised arrays of one shape (2D, or 3D slice by slice) with ``bundle``.
 
-    ``threads`` is the number of CPU threads to use. A 2D network on a volume runs one slice at a
-    time on ``threads`` worker threads (default two), each with one torch thread. A 2D image and a
-    3D network get ``threads`` torch threads, by default one: torch's threads wait for each other
-    at every operation, and on a shared, busy 2-core machine two of them ran a 3D network 5-7 times
-    slower than one (``benchmarks/results_fusion.md``); pass ``threads=2`` on an idle machine.
+    ``roles`` gives 1 for each functional source and 0 for each anatomical one; ``lead`` in [0, 1]
+    tilts the base layers towards the functional (1) or the anatomical (0) sources. ``threads`` is
+    the number of CPU threads: a 2D image runs on ``threads`` torch threads (default one); a
+    volume runs one slice at a time on ``threads`` worker threads (default two), each with one
+    torch thread (small images lose from sharing threads).
     """
-    if a.ndim == 2:
-        if bundle.spatial_dims != 2:
-            raise FusionError(f"bundle {bundle.name!r} is 3D and cannot fuse 2D images")
-        with _inference(), _torch_threads(threads or 1):
-            return bundle.network(_pair_tensor(a, b))[0, 0].numpy()
-    if bundle.spatial_dims == 3:
-        with _inference(), _torch_threads(threads or 1):
-            return bundle.inferer(_pair_tensor(a, b), bundle.network)[0, 0].numpy()
+    import torch
+
+    if not 0.0 <= lead <= 1.0:
+        raise FusionError(f"weight must be between 0 and 1, not {lead}")
+    role_tensor = torch.tensor([list(map(float, roles))], dtype=torch.float32)
+    lead_tensor = torch.tensor([float(lead)], dtype=torch.float32)
+
+    def fuse_image(images: Sequence[np.ndarray]) -> np.ndarray:
+        with _inference():
+            return bundle.network(_stack_tensor(images), role_tensor, lead_tensor)[0, 0].numpy()
+
+    if arrays[0].ndim == 2:
+        with _torch_threads(threads or 1):
+            return fuse_image(arrays)
     threads = threads or min(2, os.cpu_count() or 1)
     if axis not in (0, 1, 2):
         raise FusionError(f"axis must be 0, 1 or 2 (array axes z, y, x), not {axis}")
-    a_slices, b_slices = np.moveaxis(a, axis, 0), np.moveaxis(b, axis, 0)
-    out = np.empty(a_slices.shape, np.float32)
+    slices = [np.moveaxis(a, axis, 0) for a in arrays]
+    out = np.empty(slices[0].shape, np.float32)
 
     def fuse_slice(i: int) -> None:
-        with _inference():
-            out[i] = bundle.network(_pair_tensor(a_slices[i], b_slices[i]))[0, 0].numpy()
+        out[i] = fuse_image([s[i] for s in slices])
 
     with _torch_threads(1), ThreadPoolExecutor(max_workers=threads) as pool:
         list(pool.map(fuse_slice, range(len(out))))
@@ -203,32 +277,31 @@ def _inference() -> Iterator[None]:
         yield
 
 
-def _pair_tensor(a: np.ndarray, b: np.ndarray) -> Any:
-    """``(1, 2, *spatial)`` float32 tensor of two arrays (one contiguous copy, no float64)."""
+def _stack_tensor(arrays: Sequence[np.ndarray]) -> Any:
+    """``(1, S, *spatial)`` float32 tensor of the arrays (one contiguous copy, no float64)."""
     import torch
 
-    stack = np.empty((1, 2, *a.shape), np.float32)
-    stack[0, 0], stack[0, 1] = a, b
+    stack = np.empty((1, len(arrays), *arrays[0].shape), np.float32)
+    for i, array in enumerate(arrays):
+        stack[0, i] = array
     return torch.from_numpy(stack)
 
 
-def _learned(name: str):  # noqa: ANN202
-    def fuse_arrays(arrays: Sequence[np.ndarray], *, axis: int = 0, bundle: str | None = None,
-                    threads: int | None = None) -> np.ndarray:
-        loaded = load_bundle(Path(bundle) if bundle else BUNDLES / name)
-        return run_bundle(loaded, arrays[0], arrays[1], axis=axis, threads=threads)
+def _fuse_learned(arrays: Sequence[np.ndarray], *, roles: Sequence[float],
+                  weight: float | None = None, axis: int = 0, bundle: str | Path | None = None,
+                  trust_code: bool = False, threads: int | None = None) -> np.ndarray:
+    """Fuse with the shipped 2D network, or the bundle folder ``bundle`` (see :func:`load_bundle`).
 
-    fuse_arrays.__name__ = f"fuse_{name}"
-    return fuse_arrays
+    ``weight`` (0..1) is the lead of the functional sources; None: the value the bundle was
+    trained at (``lead`` in its metadata, 0.5).
+    """
+    loaded = load_bundle(Path(bundle) if bundle else BUNDLES / "fusion2d", trust_code=trust_code)
+    lead = float(loaded.metadata.get("lead", LEAD)) if weight is None else float(weight)
+    return run_bundle(loaded, arrays, roles, lead=lead, axis=axis, threads=threads)
 
 
 LEARNED_2D = FusionMethod(
-    "learned2d", _learned("fusion2d"),
-    "MONAI max-detail network, 2D (slice by slice along `axis` on volumes); the default",
-    learned=True,
-)
-LEARNED_3D = FusionMethod(
-    "learned3d", _learned("fusion3d"),
-    "MONAI max-detail network, 3D, sliding-window inference (volumes only)",
+    "learned2d", _fuse_learned,
+    "MONAI salience-detail network, 2D, any number of sources (slice by slice on volumes); the default",
     learned=True,
 )

@@ -1,16 +1,24 @@
-"""The learned fusion network: a tiny MONAI-block net predicting a soft selection map and a detail gain.
+"""The learned fusion network: salience-guided base layers plus the stronger local detail of each source.
 
-``MaxDetailFusionNet`` re-implements two ideas shared by the unsupervised fusion literature (weight-map
-fusion as in DenseFuse/U2Fusion, and detail injection as in the two-scale decompositions that CDDFuse
-and EN-DRAN learn): the fused image is
+``SalienceDetailFusionNet`` fuses any number of co-registered sources (2 or more, inputs in [0, 1])
+through a three-band split of each source ``x``:
 
-``F = w * A + (1 - w) * B + k * (D_sel - D_base)``
+``base = blur(x, sigma_base)``, ``mid = blur(x, sigma_fine) - base``, ``fine = x - blur(x, sigma_fine)``
 
-where ``w = sigmoid(t * (A - B) + u)`` is a soft selection map with a learned temperature ``t`` and a
-learned per-pixel correction ``u``, ``D_x = x - blur(x)`` are detail layers, ``D_sel`` takes at each
-pixel the detail of larger magnitude, ``D_base`` is the detail of the weighted base, and ``k >= 0`` is a
-learned per-pixel detail gain. ``u`` and ``k`` come from three MONAI ``Convolution`` blocks. The same
-class serves 2D (slices) and 3D (sliding windows) through ``spatial_dims``.
+and the fused image is
+
+``F = sum_i w_i base_i + sum_i v_i (mid_i + g_i fine_i)``
+
+``w`` (softmax over the sources) follows each source's local intensity salience, so hot uptake stays
+hot and bone stays bright; ``v`` (softmax over the sources) follows local contrast, so the structure
+of the darker source survives where the brighter one is smooth (MRI folds inside hot PET); ``g`` in
+(0, 1) is a per-pixel gain on the finest band that the network learns to lower where that band is
+noise. A small shared MONAI ``Convolution`` stack sees each source with its role (anatomical or
+functional) and a symmetric summary of the others, and corrects the three maps (on a half-resolution
+grid: they are smooth). The same weights serve every source, and the softmaxes run over the source
+axis: the result does not depend on the order of the inputs, and three or more sources fuse in one
+call. ``lead`` (0..1, 0.5 = as trained) tilts the base weights towards the functional (1) or the
+anatomical (0) sources.
 
 This module imports torch and MONAI at import time: import it only where a network runs.
 """
@@ -22,6 +30,9 @@ from monai.networks.blocks import Convolution
 from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
+#: features per source: x, base, log fine and mid energies, role, max of all bases, mean mid energy
+FEATURES = 7
+
 
 def _gaussian_kernel1d(sigma: float) -> torch.Tensor:
     radius = max(1, int(round(2.5 * sigma)))
@@ -30,76 +41,111 @@ def _gaussian_kernel1d(sigma: float) -> torch.Tensor:
     return k / k.sum()
 
 
-class MaxDetailFusionNet(nn.Module):
-    """Two-input fusion network (inputs in [0, 1], channel 0 = A, channel 1 = B).
+def separable_blur(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """Separable blur of a ``(N, C, H, W)`` tensor with a 1D ``kernel``, reflect-padded.
+
+    Written as weighted sums of shifted views: on CPU several times faster than a convolution with
+    one input channel.
+    """
+    r = kernel.numel() // 2
+    for axis in (2, 3):
+        n = x.shape[axis]
+        pad = [0, 0, 0, 0]
+        pad[2 * (3 - axis)] = pad[2 * (3 - axis) + 1] = r
+        padded = F.pad(x, pad, mode="reflect" if n > r else "replicate")
+        out = padded.narrow(axis, 0, n) * kernel[0]
+        for i in range(1, kernel.numel()):
+            out = out + padded.narrow(axis, i, n) * kernel[i]
+        x = out
+    return x
+
+
+def box_blur(x: torch.Tensor, width: int) -> torch.Tensor:
+    """Three passes of a ``width`` box filter along both axes (reflect-padded): close to a
+    Gaussian of sigma ``sqrt((width**2 - 1) / 4)``, from running sums, at a cost that does not
+    grow with the width."""
+    r = width // 2
+    for _ in range(3):
+        for axis in (2, 3):
+            n = x.shape[axis]
+            pad = [0, 0, 0, 0]
+            pad[2 * (3 - axis)] = pad[2 * (3 - axis) + 1] = r
+            padded = F.pad(x, pad, mode="reflect" if n > r else "replicate")
+            total = F.pad(padded.cumsum(axis), [0, 0, 1, 0] if axis == 2 else [1, 0, 0, 0])
+            x = (total.narrow(axis, width, n) - total.narrow(axis, 0, n)) / width
+    return x
+
+
+class SalienceDetailFusionNet(nn.Module):
+    """N-source fusion network for 2D images (``(B, S, H, W)`` sources in [0, 1]).
 
     Parameters
     ----------
-    spatial_dims : 2 or 3.
-    channels : feature channels of the hidden blocks.
-    layers : number of convolution blocks (at least 2).
-    sigma : standard deviation (pixels) of the Gaussian that splits base and detail.
-    temperature : initial selection temperature ``t`` (large: close to the maximum).
+    spatial_dims : 2 (volumes run slice by slice).
+    channels : feature channels of the hidden convolution blocks.
+    sigma_base : sigma (pixels) of the base layer's blur (three box filters).
+    sigma_fine : Gaussian sigma (pixels) that splits the finest band from the middle one.
+    sigma_energy : Gaussian sigma (pixels) of the local energy windows.
 
     Examples
     --------
-    >>> net = MaxDetailFusionNet(spatial_dims=2, channels=4)
-    >>> net(torch.rand(1, 2, 32, 32)).shape
+    >>> net = SalienceDetailFusionNet(channels=4)
+    >>> x = torch.rand(1, 3, 32, 32)
+    >>> net(x, torch.tensor([[0.0, 0.0, 1.0]]), torch.tensor([0.5])).shape
     torch.Size([1, 1, 32, 32])
     """
 
-    def __init__(
-        self,
-        spatial_dims: int = 2,
-        *,
-        channels: int = 8,
-        layers: int = 3,
-        sigma: float = 2.0,
-        temperature: float = 20.0,
-    ) -> None:
+    def __init__(self, spatial_dims: int = 2, *, channels: int = 8, sigma_base: float = 4.0,
+                 sigma_fine: float = 0.8, sigma_energy: float = 2.0) -> None:
         super().__init__()
+        if spatial_dims != 2:
+            raise ValueError(f"spatial_dims must be 2, not {spatial_dims}")
         self.spatial_dims = spatial_dims
-        sizes = [2] + [channels] * (layers - 1)
-        blocks = [
-            Convolution(spatial_dims, cin, cout, kernel_size=3, act=("relu", {"inplace": True}),
-                        norm=None, bias=True)
-            for cin, cout in zip(sizes[:-1], sizes[1:])
-        ]
-        blocks.append(Convolution(spatial_dims, channels, 2, kernel_size=3, conv_only=True, bias=True))
-        self.features = nn.Sequential(*blocks)
+        self.features = nn.Sequential(
+            Convolution(2, FEATURES, channels, kernel_size=3, act=("relu", {"inplace": True}),
+                        norm=None, bias=True),
+            Convolution(2, channels, channels, kernel_size=3, act=("relu", {"inplace": True}),
+                        norm=None, bias=True),
+            Convolution(2, channels, 3, kernel_size=3, conv_only=True, bias=True),
+        )
         nn.init.zeros_(self.features[-1].conv.weight)
         nn.init.zeros_(self.features[-1].conv.bias)
-        self.log_temperature = nn.Parameter(torch.tensor(float(temperature)).log())
-        self.register_buffer("blur1d", _gaussian_kernel1d(sigma), persistent=False)
+        # starting point: a soft maximum of the bases, a soft choice of the larger local contrast
+        self.base_temperature = nn.Parameter(torch.tensor(20.0))
+        self.detail_temperature = nn.Parameter(torch.tensor(2.0))
+        self.fine_bias = nn.Parameter(torch.tensor(2.0))
+        self.base_width = 2 * int(round((4 * sigma_base * sigma_base + 1) ** 0.5 / 2)) + 1
+        self.register_buffer("k_fine", _gaussian_kernel1d(sigma_fine), persistent=False)
+        self.register_buffer("k_energy", _gaussian_kernel1d(sigma_energy), persistent=False)
 
-    def blur(self, x: torch.Tensor) -> torch.Tensor:
-        """Separable Gaussian blur of a ``(N, C, ...)`` tensor, reflect-padded, per channel.
+    def forward(self, x: torch.Tensor, roles: torch.Tensor, lead: torch.Tensor) -> torch.Tensor:
+        """Fuse ``x (B, S, H, W)`` into ``(B, 1, H, W)``.
 
-        Written as weighted sums of shifted views: on CPU this is several times faster than a
-        convolution with one input channel.
+        ``roles (B, S)``: 1 for functional sources, 0 for anatomical; ``lead (B,)`` in [0, 1].
         """
-        k = self.blur1d
-        r = k.numel() // 2
-        for axis in range(2, 2 + self.spatial_dims):
-            n = x.shape[axis]
-            pad = [0, 0] * self.spatial_dims
-            pad[2 * (x.ndim - 1 - axis)] = pad[2 * (x.ndim - 1 - axis) + 1] = r
-            padded = F.pad(x, pad, mode="reflect" if n > r else "replicate")
-            out = padded.narrow(axis, 0, n) * k[0]
-            for i in range(1, k.numel()):
-                out = out + padded.narrow(axis, i, n) * k[i]
-            x = out
-        return x
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Fuse ``x`` of shape ``(N, 2, *spatial)`` into ``(N, 1, *spatial)``."""
-        layout = torch.channels_last if x.ndim == 4 else torch.channels_last_3d
-        out = self.features(x.contiguous(memory_format=layout))  # faster convolutions on CPU
-        a, b = x[:, :1], x[:, 1:2]
-        w = torch.sigmoid(self.log_temperature.exp() * (a - b) + out[:, :1])
-        gain = F.softplus(out[:, 1:2] - 0.4328)  # softplus(-0.4328) = 0.5: start at half detail
-        base = w * a + (1 - w) * b
-        smooth = self.blur(torch.cat([a, b, base], dim=1))
-        da, db, base_detail = a - smooth[:, :1], b - smooth[:, 1:2], base - smooth[:, 2:3]
-        selected = torch.where(da.abs() >= db.abs(), da, db)
-        return (base + gain * (selected - base_detail)).clamp(0.0, 1.0)
+        batch, sources, height, width = x.shape
+        base = box_blur(x, self.base_width)
+        smooth = separable_blur(x, self.k_fine)
+        fine, mid = x - smooth, smooth - base
+        energy = separable_blur(torch.cat([fine * fine, mid * mid], dim=1), self.k_energy)
+        log_fine = torch.log(energy[:, :sources] + 1e-5)
+        log_mid = torch.log(energy[:, sources:] + 1e-5)
+        role_map = roles[:, :, None, None].expand(batch, sources, height, width)
+        context_base = base.amax(dim=1, keepdim=True).expand(batch, sources, height, width)
+        context_mid = log_mid.mean(dim=1, keepdim=True).expand(batch, sources, height, width)
+        per_source = torch.stack([x, base, log_fine / 10, log_mid / 10, role_map, context_base,
+                                  context_mid / 10], dim=2)  # (B, S, FEATURES, H, W)
+        # the corrections are smooth maps: computed on a half-resolution grid, 4 times cheaper
+        flat = F.avg_pool2d(per_source.reshape(batch * sources, -1, height, width), 2,
+                            ceil_mode=True)
+        out = self.features(flat.contiguous(memory_format=torch.channels_last))
+        out = F.interpolate(out, size=[height, width], mode="bilinear", align_corners=False)
+        out = out.reshape(batch, sources, 3, height, width)
+        lead = lead.clamp(1e-3, 1 - 1e-3)[:, None, None, None]
+        prior = torch.where(role_map > 0.5, torch.log(lead), torch.log(1 - lead))
+        w = torch.softmax(self.base_temperature * base + out[:, :, 0] + prior, dim=1)
+        contrast = torch.log(energy[:, :sources] + energy[:, sources:] + 1e-5)
+        v = torch.softmax(self.detail_temperature * contrast + out[:, :, 1], dim=1)
+        gain = torch.sigmoid(self.fine_bias + out[:, :, 2])
+        fused = (w * base).sum(dim=1, keepdim=True) + (v * (mid + gain * fine)).sum(dim=1, keepdim=True)
+        return fused.clamp(0.0, 1.0)

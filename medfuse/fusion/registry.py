@@ -3,9 +3,12 @@
 A method is a :class:`FusionMethod`: a function over normalised float32 arrays (each in [0, 1], all of
 one shape, 2D or 3D) returning the fused array in [0, 1]. A plugin may instead register a plain
 function ``fuse(volumes, **params) -> Volume``; it is wrapped as a volume-level method and called as
-is. For array-level methods :func:`fuse` does everything around the function alike: it checks that the volumes share a grid, takes the luma of RGB pseudo-colour
-inputs, normalises each input by its modality, and builds the output ``Volume`` (same geometry,
-``a.u.``, RGB again when an input was pseudo-colour).
+is. For array-level methods :func:`fuse` does everything around the function alike: it checks that
+the volumes share a grid, takes the luma of RGB pseudo-colour inputs, normalises each input by its
+modality, puts the inputs in one canonical order (by role and content, so the result never depends on
+the order of the arguments), and builds the output ``Volume`` (same geometry; RGB again when an input
+was pseudo-colour; an RGB volume with the functional input's colormap over the grey anatomy when
+functional and anatomical volumes fuse).
 
 Examples
 --------
@@ -30,7 +33,7 @@ import numpy as np
 
 from medfuse._plugins import discover
 from medfuse.errors import FusionError, GeometryError
-from medfuse.fusion.colour import fuse_luma, luma
+from medfuse.fusion.colour import colour_fused, fuse_luma, luma
 from medfuse.volume import Volume
 
 logger = logging.getLogger(__name__)
@@ -52,7 +55,7 @@ class FusionMethod:
     name : registry name (``average``, ``learned2d`` ...).
     function : ``function(arrays, **params) -> array``: arrays are float32 in [0, 1], one shape.
     description : one line for ``medfuse fuse --list``.
-    learned : True for networks (they take exactly two inputs).
+    learned : True for networks: they also receive ``roles`` (1 functional, 0 anatomical per input).
     on_volumes : True when ``function`` takes and returns volumes itself (plugins' plain functions).
     """
 
@@ -113,18 +116,25 @@ def fuse(volumes: Sequence[Volume], *, method: str = DEFAULT, **params: Any) -> 
 
     Parameters
     ----------
-    volumes : two (or, for classical methods, more) volumes on the same grid, all 2D or all 3D.
-        RGB pseudo-colour images fuse through their BT.601 luma and give back the first colour
-        input's chroma.
+    volumes : two or more volumes on the same grid, all 2D or all 3D, in any order: each one's role
+        (functional: a functional modality such as PT/NM, or a pseudo-colour image; else
+        anatomical) comes from the volume, not from its position. RGB pseudo-colour images fuse
+        through their BT.601 luma and give back their chroma.
     method : a registered method name; ``"default"`` is the best learned network.
-    **params : options of the method (``axis`` for 2D networks on volumes, ``levels`` ...).
+    **params : options of the method: ``weight`` (learned: 0..1, how much the functional inputs
+        lead the base layer; default the trained 0.5), ``axis`` (2D networks on volumes),
+        ``bundle`` / ``trust_code`` (learned: another bundle folder), ``levels`` ...; and
+        ``colour=False`` to get the grey fused intensity of functional + anatomical volumes.
 
     Returns
     -------
     Volume
-        The fused image on the inputs' grid, modality ``OT``, units ``a.u.``: uint8 0-255 when every
-        input is an 8-bit image, else float32 in [0, 1]. ``meta`` records the method, parameters and
-        inputs, and the functional input's colormap for display.
+        The fused image on the inputs' grid, modality ``OT``. 8-bit images in: uint8 0-255, RGB
+        when an input was pseudo-colour. Volumes in: an RGB uint8 volume ``(z, y, x, 3)`` when
+        functional and anatomical inputs fuse (the fused intensity as luma, the functional input's
+        colormap as chroma: PET keeps its colours, CT/MR stay grey; units ``RGB``), else float32
+        in [0, 1] (units ``a.u.``). ``meta`` records the method, parameters, the inputs with their
+        units (HU, SUV: read values from the sources, not from the fused image), and the colormap.
 
     Raises
     ------
@@ -141,11 +151,10 @@ def _describe(volume: Volume, index: int) -> str:
     return f"input {index + 1}" + (f" ({source})" if source else "")
 
 
-def check_inputs(volumes: Sequence[Volume], *, learned: bool = False) -> None:
+def check_inputs(volumes: Sequence[Volume]) -> None:
     """Raise a clear error unless ``volumes`` can be fused together (same dimension and grid)."""
-    if len(volumes) < 2 or (learned and len(volumes) != 2):
-        need = "exactly two" if learned else "at least two"
-        raise FusionError(f"fusion needs {need} inputs, got {len(volumes)}")
+    if len(volumes) < 2:
+        raise FusionError(f"fusion needs at least two inputs, got {len(volumes)}")
     ref = volumes[0]
     for i, vol in enumerate(volumes[1:], start=1):
         if vol.ndim != ref.ndim:
@@ -192,38 +201,64 @@ def _normalise(volumes: Sequence[Volume], display: bool) -> list[np.ndarray]:
     return out
 
 
+def is_functional(volume: Volume) -> bool:
+    """True for a functional input: a functional modality (PT, NM, ...) or a pseudo-colour image."""
+    from medfuse.modalities import get_modality
+
+    return volume.is_rgb or get_modality(volume.modality).functional
+
+
+def _canonical_order(volumes: Sequence[Volume], arrays: Sequence[np.ndarray]) -> list[int]:
+    """Indices of the inputs sorted by role, modality and content: the same for any argument order."""
+    def key(i: int) -> tuple:
+        return (is_functional(volumes[i]), volumes[i].modality, float(arrays[i].mean()),
+                float(arrays[i].std()))
+
+    return sorted(range(len(volumes)), key=key)
+
+
 def _fuse_with(method: FusionMethod, volumes: Sequence[Volume], params: dict[str, Any]) -> Volume:
-    volumes = list(volumes)
-    check_inputs(volumes, learned=method.learned)
+    from medfuse.modalities import get_modality
+
+    check_inputs(volumes)
+    colour_out = bool(params.pop("colour", True))
     display = all(v.array.dtype == np.uint8 for v in volumes)
     arrays = _normalise(volumes, display)
+    order = _canonical_order(volumes, arrays)
+    volumes, arrays = [volumes[i] for i in order], [arrays[i] for i in order]
+    roles = [float(is_functional(v)) for v in volumes]
+    call = {"roles": roles, **params} if method.learned else params
     try:
-        inspect.signature(method.function).bind(arrays, **params)
+        inspect.signature(method.function).bind(arrays, **call)
     except TypeError as err:
         accepted = [p for p in inspect.signature(method.function).parameters][1:]
         raise FusionError(
             f"method {method.name!r} does not take the options {sorted(params)} ({err}); "
-            f"it takes {accepted}"
+            f"it takes {[p for p in accepted if p != 'roles']}"
         ) from err
-    fused = np.asarray(method.function(arrays, **params), dtype=np.float32)
+    fused = np.asarray(method.function(arrays, **call), dtype=np.float32)
     fused = np.clip(fused, 0.0, 1.0, out=fused if fused.flags.writeable else None)
-    colour = next((v for v in volumes if v.is_rgb), None)
+    functional = next((i for i, role in enumerate(roles) if role), None)
+    colormap = get_modality(volumes[functional].modality).colormap if functional is not None else None
+    units = "a.u."
     if display:
         fused = np.round(fused * 255.0).astype(np.uint8)
+    colour = next((v for v in volumes if v.is_rgb), None)
     if colour is not None:
         fused = fuse_luma(fused.astype(np.float64) * (1.0 if display else 255.0), colour.array)
-    from medfuse.modalities import get_modality
-
-    functional = next((v for v in volumes if get_modality(v.modality).functional), None)
+    elif colour_out and functional is not None and not all(roles) and not display:
+        fused = colour_fused(fused, arrays[functional], colormap)
+        units = "RGB"
     ref = volumes[0]
     meta = {
         "fused": True,
         "method": method.name,
         "params": {k: v for k, v in params.items() if isinstance(v, (int, float, str, bool))},
-        "inputs": [{"modality": v.modality, "units": v.units, "source": v.meta.get("source")}
-                   for v in volumes],
-        **({"rgb": True} if colour is not None else {}),
-        **({"colormap": get_modality(functional.modality).colormap} if functional else {}),
+        "inputs": [{"modality": v.modality, "units": v.units, "source": v.meta.get("source"),
+                    "role": "functional" if role else "anatomical"}
+                   for v, role in zip(volumes, roles)],
+        **({"rgb": True} if fused.ndim == ref.ndim + 1 else {}),
+        **({"colormap": colormap} if colormap else {}),
     }
     return Volume(fused, spacing=ref.spacing, origin=ref.origin, direction=ref.direction,
-                  modality="OT", units="a.u.", meta=meta)
+                  modality="OT", units=units, meta=meta)

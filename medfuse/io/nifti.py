@@ -115,7 +115,12 @@ def write_nifti(volume: Volume, path: str | Path) -> Path:
         affine[:2, :2] = volume.affine[:2, :2]
         affine[:2, 3] = volume.affine[:2, 2]
         affine = ras_affine_to_lps(affine)
-    data = np.transpose(volume.array) if not volume.is_rgb else np.transpose(volume.array, (1, 0, 2))
+    if volume.is_rgb:  # (z, y, x, 3) or (y, x, 3) uint8 -> RGB24 voxels in (x, y[, z]) order
+        spatial = tuple(reversed(range(volume.ndim))) + (volume.ndim,)
+        pixels = np.ascontiguousarray(np.transpose(volume.array, spatial), dtype=np.uint8)
+        data = pixels.view([("R", "u1"), ("G", "u1"), ("B", "u1")])[..., 0]
+    else:
+        data = np.transpose(volume.array)
     if data.dtype == np.bool_:
         data = data.astype(np.uint8)
     if data.dtype == np.float64:

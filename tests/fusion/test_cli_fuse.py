@@ -95,3 +95,55 @@ def test_unknown_method_and_2d_with_volume(tmp_path: Path, capsys: pytest.Captur
     assert main(["fuse", str(a), str(tmp_path / "v.nii.gz"), "-o", str(tmp_path / "y.png")]) == 2
     assert "cannot fuse a 2D input 1" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists() and not (tmp_path / "y.png").exists()
+
+
+def test_three_inputs_and_the_weight_knob(tmp_path: Path) -> None:
+    root = real_data("fusion2d", "harvard", "PET-MRI")
+    mri, pet = root / "MRI" / "41030.png", root / "PET" / "41030.png"
+    outputs = {}
+    for name, args in {"half": [], "pet": ["--weight", "1"], "mri": ["--weight", "0"]}.items():
+        outputs[name] = tmp_path / f"{name}.png"
+        assert main(["fuse", str(pet), str(mri), "-o", str(outputs[name]), *args]) == 0
+    pixels = {k: np.asarray(Image.open(v)).astype(int) for k, v in outputs.items()}
+    assert pixels["pet"].shape == (256, 256, 3)
+    assert np.abs(pixels["pet"] - pixels["mri"]).mean() > 5
+    three = tmp_path / "three.png"
+    assert main(["fuse", str(mri), str(pet), str(mri), "-o", str(three), "--method", "maximum"]) == 0
+    assert np.asarray(Image.open(three)).shape == (256, 256, 3)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--weight", "2"], r"Invalid value for '--weight'"),
+        (["--method", "laplacian", "--weight", "0.3"], r"'laplacian' does not take the options \['weight'\]"),
+    ],
+)
+def test_bad_weight_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+                                message: str) -> None:
+    a = _png(tmp_path / "a.png", (16, 16))
+    assert main(["fuse", str(a), str(a), "-o", str(tmp_path / "f.png"), *args]) == 2
+    assert __import__("re").search(message, capsys.readouterr().err)
+    assert not (tmp_path / "f.png").exists()
+
+
+def test_output_over_an_input_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = _png(tmp_path / "a.png", (16, 16)), _png(tmp_path / "b.png", (16, 16))
+    before = a.read_bytes()
+    assert main(["fuse", str(a), str(b), "-o", str(a)]) == 2
+    assert "a.png: the output would overwrite this input" in capsys.readouterr().err
+    assert a.read_bytes() == before
+
+
+def test_a_bad_manifest_is_reported_before_torch_is_imported(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "pairs.csv").write_text("id,a,b\np1,missing.png,missing.png\n", encoding="utf-8")
+    code = ("import sys; from medfuse.cli import main; rc = main(sys.argv[1:]); "
+            "print(rc, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code, "fuse", "--manifest",
+                           str(tmp_path / "pairs.csv"), "-o", str(tmp_path / "out")],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["2", "False"]
+    assert "missing.png: line 2 (id 'p1'): no such file" in done.stderr

@@ -20,7 +20,7 @@ def _pair(shape: tuple[int, ...] = (16, 16)) -> list[Volume]:
 
 def test_builtins_come_from_entry_points() -> None:
     methods = available_methods()
-    for name in ("average", "maximum", "laplacian", "gff", "learned2d", "learned3d"):
+    for name in ("average", "maximum", "laplacian", "gff", "learned2d"):
         assert methods[name][1] == "medfuse"
     assert get_method("default").name == "learned2d"
 
@@ -40,16 +40,27 @@ def test_output_keeps_geometry_and_records_provenance(shape: tuple[int, ...]) ->
     assert out.array.dtype == np.uint8
     np.testing.assert_array_equal(out.array, np.maximum(a.array, b.array))
     assert out.meta["method"] == "maximum"
-    assert [i["source"] for i in out.meta["inputs"]] == ["/x/0.png", "/x/1.png"]
+    # inputs recorded in the canonical order (by role and content), the same for either argument order
+    assert sorted(i["source"] for i in out.meta["inputs"]) == ["/x/0.png", "/x/1.png"]
+    assert fuse([b, a], method="maximum").meta["inputs"] == out.meta["inputs"]
 
 
 def test_float_volumes_are_normalised_by_modality() -> None:
     ct = Volume(np.full((4, 4, 4), 240.0, np.float32), modality="CT", units="HU")
     pet = Volume(np.full((4, 4, 4), 5.0, np.float32), modality="PT", units="SUVbw")
-    out = fuse([ct, pet], method="average")
+    out = fuse([ct, pet], method="average", colour=False)
     assert out.array.dtype == np.float32
     np.testing.assert_allclose(out.array, 0.75)  # CT window top = 1, SUV 5 of 0-10 = 0.5
     assert out.meta["colormap"] == "inferno"
+    from medfuse.fusion.colour import colormap_rgb, rgb_to_ycbcr
+
+    coloured = fuse([ct, pet], method="average")
+    assert coloured.array.shape == (4, 4, 4, 3)
+    got = rgb_to_ycbcr(coloured.array)[..., 1:] - 128
+    want = rgb_to_ycbcr(colormap_rgb(np.array(0.5), "inferno"))[1:] - 128  # SUV 5: mid-colormap
+    np.testing.assert_allclose(np.arctan2(got[..., 1], got[..., 0]),
+                               np.arctan2(want[1], want[0]), atol=0.02)  # the hue of the PET
+    assert np.hypot(*np.moveaxis(got, -1, 0)).min() >= 0.97 * np.hypot(*want)  # its saturation
 
 
 def test_rgb_input_fuses_luma_and_keeps_chroma() -> None:
@@ -79,9 +90,24 @@ def test_bad_inputs_fail_with_one_clear_line(volumes: list[Volume], error: type,
         fuse(volumes, method="average")
 
 
-def test_learned_methods_take_exactly_two_inputs() -> None:
-    with pytest.raises(FusionError, match="exactly two inputs, got 3"):
-        fuse(_pair() + _pair()[:1], method="learned2d")
+@pytest.mark.parametrize("method", ["average", "maximum", "laplacian", "gff", "learned2d"])
+def test_every_method_fuses_three_inputs_in_any_order(method: str) -> None:
+    three = _pair() + [Volume(np.random.default_rng(5).integers(0, 256, (16, 16)).astype(np.uint8))]
+    out = fuse(three, method=method)
+    assert out.array.shape == (16, 16)
+    np.testing.assert_array_equal(out.array, fuse(three[::-1], method=method).array)
+    np.testing.assert_array_equal(out.array, fuse([three[1], three[2], three[0]], method=method).array)
+
+
+def test_functional_and_anatomical_volumes_fuse_into_colour() -> None:
+    rng = np.random.default_rng(2)
+    ct = Volume((rng.random((3, 16, 16)) * 1400 - 1000).astype(np.int16), modality="CT", units="HU")
+    pet = Volume(np.zeros((3, 16, 16), np.float32), modality="PT", units="SUVbw")
+    out = fuse([pet, ct], method="maximum")
+    assert out.is_rgb and out.array.shape == (3, 16, 16, 3) and out.units == "RGB"
+    spread = out.array.astype(int).max(axis=-1) - out.array.astype(int).min(axis=-1)
+    assert spread.max() <= 6  # no uptake: the anatomy stays grey (inferno's black is nearly grey)
+    assert [i["units"] for i in out.meta["inputs"]] == ["HU", "SUVbw"]
 
 
 def test_spacing_mismatch_names_the_remedy() -> None:

@@ -18,7 +18,7 @@ from tests.conftest import real_data
 torch = pytest.importorskip("torch")
 
 from medfuse.fusion.training import load_pipeline  # noqa: E402
-from medfuse.fusion.training.dataset import case_of, harvard_pairs  # noqa: E402
+from medfuse.fusion.training.dataset import case_of, degrade, harvard_pairs  # noqa: E402
 
 
 @pytest.fixture
@@ -43,14 +43,16 @@ def test_split_is_by_case(mini_harvard: Path) -> None:
     val = harvard_pairs(mini_harvard, val_cases=val_cases, split="val")
     assert {(p.kind, p.case) for p in val} == {("CT-MRI", "33"), ("PET-MRI", "41")}
     assert not {p.case for p in train} & {p.case for p in val}
-    assert case_of("41010") == "41" and train[0].a.dtype == np.float32
+    assert case_of("41010") == "41" and train[0].sources.dtype == np.float32
+    assert {p.kind: p.roles for p in train} == {"CT-MRI": (0.0, 0.0), "PET-MRI": (0.0, 1.0)}
 
 
 def _pipeline(tmp_path: Path, root: Path, out: str) -> Path:
     config = {"kind": "fusion2d", "seed": 3, "threads": 1,
               "data": {"root": str(root), "val_cases": {"CT-MRI": ["33"]}},
-              "network": {"spatial_dims": 2, "channels": 4, "layers": 3},
-              "loss": {"intensity": 10.0, "gradient": 10.0, "ssim": 1.0},
+              "network": {"spatial_dims": 2, "channels": 4},
+              "loss": {"structure": 1.0, "intensity": 1.0, "gradient": 1.0},
+              "degradations": {"probability": 0.5, "noise": 0.05, "shift": 2},
               "train": {"steps": 3, "batch": 2, "patch": 32, "lr": 0.01}, "output": out}
     path = tmp_path / f"{out}.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -75,9 +77,10 @@ def test_training_is_seeded_and_writes_a_loadable_bundle(tmp_path: Path, mini_ha
         assert (first / "models" / name).read_bytes() == (second / "models" / name).read_bytes()
     reference = load_bundle(first)
     assert reference.loader == "monai" and reference.metadata["training"]["seed"] == 3
-    x = torch.rand(1, 2, 40, 36)
+    x, roles, lead = torch.rand(1, 2, 40, 36), torch.tensor([[0.0, 1.0]]), torch.tensor([0.5])
     with torch.inference_mode():
-        assert torch.equal(torch.jit.load(first / "models" / "model.ts")(x), reference.network(x))
+        assert torch.equal(torch.jit.load(first / "models" / "model.ts")(x, roles, lead),
+                           reference.network(x, roles, lead))
 
 
 def test_bad_pipeline_files(tmp_path: Path) -> None:
@@ -87,3 +90,20 @@ def test_bad_pipeline_files(tmp_path: Path) -> None:
         load_pipeline(path)
     with pytest.raises(FusionError, match="no such training pipeline file"):
         load_pipeline(tmp_path / "none.yaml")
+
+
+def test_degradations_add_noise_to_the_anatomy_and_low_counts_to_the_function() -> None:
+    rng = np.random.default_rng(0)
+    clean = np.stack([np.full((64, 64), 0.5, np.float32), np.full((64, 64), 0.5, np.float32)])
+    out = degrade(clean, (0.0, 1.0), rng, noise=0.05, counts=(20.0, 20.0), probability=1.0)
+    assert 0.0 < out[0].std() <= 0.05 and out.dtype == np.float32
+    assert abs(out[1].std() - np.sqrt(0.5 * 20) / 20) < 0.02  # Poisson at 10 counts
+    untouched = degrade(clean, (0.0, 1.0), rng, noise=0.05, counts=(20.0, 20.0), probability=0.0)
+    np.testing.assert_array_equal(untouched, clean)
+
+
+def test_pipeline_of_another_kind_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("kind: fusion3d\ndata: {}\nnetwork: {}\nloss: {}\ntrain: {}\noutput: x\n")
+    with pytest.raises(FusionError, match="kind must be 'fusion2d', not 'fusion3d'"):
+        load_pipeline(path)

@@ -18,8 +18,8 @@ import numpy as np
 
 from medfuse.errors import FusionError
 from medfuse.io._atomic import atomic_path
-from medfuse.fusion.learned import INFERENCE, METADATA, TORCHSCRIPT, WEIGHTS, sha256
-from medfuse.fusion.training.dataset import Pair, harvard_pairs, template_pairs
+from medfuse.fusion.learned import INFERENCE, LEAD, METADATA, NETWORK_TARGET, TORCHSCRIPT, WEIGHTS, sha256
+from medfuse.fusion.training.dataset import Pair, degrade, harvard_pairs
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +40,8 @@ def load_pipeline(path: str | Path) -> dict[str, Any]:
     missing = [k for k in ("kind", "data", "network", "loss", "train", "output") if k not in config]
     if missing:
         raise FusionError(f"training pipeline lacks the keys {missing}", path=path)
-    if config["kind"] not in ("fusion2d", "fusion3d"):
-        raise FusionError(f"kind must be 'fusion2d' or 'fusion3d', not {config['kind']!r}", path=path)
+    if config["kind"] != "fusion2d":
+        raise FusionError(f"kind must be 'fusion2d', not {config['kind']!r}", path=path)
     config["_base"] = str(path.resolve().parent)
     config["pipeline_file"] = path.name
     return config
@@ -52,21 +52,36 @@ def _resolve(base: str, value: str) -> Path:
     return p if p.is_absolute() else (Path(base) / p).resolve()
 
 
-def _crop_batch(pairs: list[Pair], rng: np.random.Generator, *, batch: int, patch: int) -> np.ndarray:
-    """A batch ``(batch, 2, patch, ...)`` of random crops with random flips and source order."""
-    out = []
+def _crop_batch(pairs: list[Pair], rng: np.random.Generator, *, batch: int, patch: int,
+                shift: int, degradations: Mapping[str, Any]) -> tuple[np.ndarray, ...]:
+    """Random crops ``(batch, S, patch, patch)``: clean sources, degraded inputs, and roles.
+
+    Each crop is flipped at random, its sources come in a random order, and with probability
+    ``degradations["probability"]`` one source is moved by up to ``shift`` pixels (residual
+    misregistration, in both the inputs and the clean sources: it is what the images show).
+    """
+    clean, noisy, roles = [], [], []
     for _ in range(batch):
         pair = pairs[int(rng.integers(len(pairs)))]
-        stack = np.stack([pair.a, pair.b])
-        if rng.random() < 0.5:
-            stack = stack[::-1]
-        starts = [int(rng.integers(0, max(n - patch, 0) + 1)) for n in stack.shape[1:]]
-        crop = stack[(slice(None),) + tuple(slice(s, s + patch) for s in starts)]
-        for axis in range(1, crop.ndim):
+        order = rng.permutation(len(pair.roles))
+        stack, role = pair.sources[order], np.asarray(pair.roles, np.float32)[order]
+        size = stack.shape[1:]
+        starts = [int(rng.integers(shift, max(n - patch - shift, shift) + 1)) for n in size]
+        offsets = np.zeros((len(role), 2), int)
+        if shift and rng.random() < float(degradations.get("probability", 0.0)):
+            offsets[int(rng.integers(len(role)))] = rng.integers(-shift, shift + 1, 2)
+        crop = np.stack([s[starts[0] + dy:starts[0] + dy + patch, starts[1] + dx:starts[1] + dx + patch]
+                         for s, (dy, dx) in zip(stack, offsets)])
+        for axis in (1, 2):
             if rng.random() < 0.5:
                 crop = np.flip(crop, axis=axis)
-        out.append(np.ascontiguousarray(crop))
-    return np.stack(out)
+        crop = np.ascontiguousarray(crop)
+        clean.append(crop)
+        noisy.append(degrade(crop, role, rng, noise=float(degradations.get("noise", 0.0)),
+                             counts=tuple(degradations.get("counts", (20.0, 200.0))),
+                             probability=float(degradations.get("probability", 0.0))))
+        roles.append(role)
+    return np.stack(clean), np.stack(noisy), np.stack(roles)
 
 
 def _saved(save: Any, obj: Any) -> bytes:
@@ -82,16 +97,11 @@ def _write_bytes(target: Path, data: bytes) -> None:
 
 
 def _load_data(config: Mapping[str, Any]) -> tuple[list[Pair], list[Pair]]:
-    data, base = config["data"], config["_base"]
-    if config["kind"] == "fusion2d":
-        root = _resolve(base, data["root"])
-        val_cases = data.get("val_cases", {})
-        return (harvard_pairs(root, val_cases=val_cases, split="train"),
-                harvard_pairs(root, val_cases=val_cases, split="val"))
-    pairs = template_pairs(_resolve(base, data["root"]), pairs=data["pairs"])
-    val_names = {"+".join(p) for p in data.get("val_pairs", [])}
-    train = [p for p in pairs if p.id not in val_names]
-    return train, [p for p in pairs if p.id in val_names] or train[:1]
+    data = config["data"]
+    root = _resolve(config["_base"], data["root"])
+    val_cases = data.get("val_cases", {})
+    return (harvard_pairs(root, val_cases=val_cases, split="train"),
+            harvard_pairs(root, val_cases=val_cases, split="val"))
 
 
 def train_fusion(config: Mapping[str, Any]) -> Path:
@@ -103,7 +113,7 @@ def train_fusion(config: Mapping[str, Any]) -> Path:
     """
     import torch
 
-    from medfuse.fusion.nets import MaxDetailFusionNet
+    from medfuse.fusion.nets import SalienceDetailFusionNet
     from medfuse.fusion.training.losses import fusion_loss
 
     seed = int(config.get("seed", 0))
@@ -111,16 +121,18 @@ def train_fusion(config: Mapping[str, Any]) -> Path:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     train, val = _load_data(config)
-    net_args = dict(config["network"])
-    net = MaxDetailFusionNet(**net_args)
+    net = SalienceDetailFusionNet(**dict(config["network"]))
     opts = config["train"]
     optimiser = torch.optim.Adam(net.parameters(), lr=float(opts.get("lr", 1e-3)))
     weights = {k: float(v) for k, v in config["loss"].items()}
+    degradations = dict(config.get("degradations", {}))
     steps, started = int(opts["steps"]), time.perf_counter()
+    lead = torch.full((int(opts["batch"]),), LEAD)
     for step in range(1, steps + 1):
-        batch = torch.from_numpy(_crop_batch(train, rng, batch=int(opts["batch"]),
-                                             patch=int(opts["patch"])))
-        loss, terms = fusion_loss(net(batch), batch, **weights)
+        clean, noisy, roles = (torch.from_numpy(t) for t in _crop_batch(
+            train, rng, batch=int(opts["batch"]), patch=int(opts["patch"]),
+            shift=int(degradations.get("shift", 0)), degradations=degradations))
+        loss, terms = fusion_loss(net(noisy, roles, lead), clean, **weights)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -128,9 +140,9 @@ def train_fusion(config: Mapping[str, Any]) -> Path:
             logger.info("step %d/%d loss %.5f %s", step, steps, float(loss.detach()), terms)
     net.eval()
     with torch.inference_mode():
-        val_terms = [fusion_loss(net(torch.from_numpy(np.stack([p.a, p.b])[None])),
-                                 torch.from_numpy(np.stack([p.a, p.b])[None]), **weights)[0]
-                     for p in val]
+        val_terms = [fusion_loss(net(torch.from_numpy(p.sources[None]),
+                                     torch.tensor([p.roles]), torch.tensor([LEAD])),
+                                 torch.from_numpy(p.sources[None]), **weights)[0] for p in val]
     summary = {"seed": seed, "steps": steps, "train_pairs": len(train), "val_pairs": len(val),
                "val_loss": round(float(np.mean([float(v) for v in val_terms])), 6)}
     logger.info("trained in %.0f s: %s", time.perf_counter() - started, summary)
@@ -142,13 +154,10 @@ def _write_bundle(config: Mapping[str, Any], net: Any, summary: dict[str, Any]) 
     import torch
 
     out = _resolve(config["_base"], config["output"])
-    dims = int(config["network"].get("spatial_dims", 2))
+    dims = 2
     inference: dict[str, Any] = {
-        "network_def": {"_target_": "medfuse.fusion.nets.MaxDetailFusionNet", **config["network"]},
-        "inferer": (
-            {"_target_": "SlidingWindowInferer", **config.get("inferer", {})}
-            if dims == 3 else {"_target_": "SimpleInferer"}
-        ),
+        "network_def": {"_target_": NETWORK_TARGET, **config["network"]},
+        "inferer": {"_target_": "SimpleInferer"},
     }
     metadata = {
         "name": config.get("name", out.name),
@@ -160,16 +169,22 @@ def _write_bundle(config: Mapping[str, Any], net: Any, summary: dict[str, Any]) 
         "authors": "MedFuse contributors",
         "copyright": "Apache-2.0",
         "network_data_format": {
-            "inputs": {"image": {"type": "image", "format": "magnitude", "num_channels": 2,
+            "inputs": {"image": {"type": "image", "format": "magnitude", "num_channels": "*",
                                  "spatial_shape": ["*"] * dims, "dtype": "float32",
-                                 "value_range": [0, 1], "is_patch_data": dims == 3,
-                                 "channel_def": {"0": "source A", "1": "source B"}}},
+                                 "value_range": [0, 1], "is_patch_data": False,
+                                 "channel_def": {"*": "one co-registered source each"}},
+                       "roles": {"type": "tensor", "format": "1 functional, 0 anatomical",
+                                 "num_channels": "*", "dtype": "float32"},
+                       "lead": {"type": "tensor", "format": "0..1, default in `lead`",
+                                "dtype": "float32"}},
             "outputs": {"pred": {"type": "image", "format": "magnitude", "num_channels": 1,
                                  "spatial_shape": ["*"] * dims, "dtype": "float32",
                                  "value_range": [0, 1], "channel_def": {"0": "fused"}}},
         },
+        "lead": LEAD,
         "training": {"pipeline": config.get("pipeline_file", ""), "loss": config["loss"],
-                     "train": config["train"], **summary},
+                     "train": config["train"], "degradations": config.get("degradations", {}),
+                     **summary},
     }
     state = {k: v.detach().clone() for k, v in net.state_dict().items()}
     # frozen: weights folded in and submodules inlined, so no module class is written (TorchScript
