@@ -1,5 +1,7 @@
 """The demo: the whole product on the bundled sample study, with its registration checked against
-the known truth. ``make demo`` runs it through ``medfuse demo -o out/demo``."""
+the known truth. ``make demo`` runs it through ``medfuse demo -o out/demo``, which writes the sample
+study into ``out/demo/study/``, the study folder (the layout of ``medfuse report`` and ``run``) into
+``out/demo/results/`` and a three-plane picture into ``out/demo/overlays.png``."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from medfuse.study import Study
 from medfuse.volume import Volume
-from medfuse.workflow import StudyInputs, StudyResult, run_study
+from medfuse.workflow import StudyInputs, run_study, write_study
 
 logger = logging.getLogger(__name__)
 
@@ -32,15 +35,15 @@ def truth_transforms(truth: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def registration_error(result: StudyResult, truth: dict[str, Any], names: tuple[str, ...]) -> dict:
+def registration_error(study: Study, truth: dict[str, Any]) -> dict:
     """TRE (mm) of each registration against the truth, over 2,000 points inside the body."""
     from medfuse.registration.quality import sample_points, tre_against_truth
 
-    body = np.asarray(result.fixed.array) > -500  # the phantom's body on the CT
-    points = sample_points(result.fixed, body, n=2000)
+    body = np.asarray(study.fixed.array) > -500  # the phantom's body on the CT
+    points = sample_points(study.fixed, body, n=2000)
     true = truth_transforms(truth)
     errors = {}
-    for name, registration in zip(names, result.registrations):
+    for name, registration in zip(study.roles, study.registrations):
         if registration is None:
             continue
         tre = tre_against_truth(registration.transform, true[name], points)
@@ -68,48 +71,36 @@ def _identity() -> Any:
 
 
 def run_demo(out_dir: str | Path, *, say: Callable[[str], None] = logger.info) -> dict[str, Path]:
-    """Write the sample study, register MR and PET to the CT, fuse CT with PET, and write the
-    registered and fused volumes, overlays in three planes and the report under ``out_dir``.
+    """Write the sample study, register MR and PET to the CT, fuse CT with PET, and write the study
+    folder (registered and fused volumes, overlays, transforms, the report with the registration
+    error against the truth) and a three-plane picture under ``out_dir``.
     Returns ``{label: path}`` of what was written."""
-    from medfuse.io import load, write_nifti
-    from medfuse.io._atomic import atomic_path, write_text
-    from medfuse.report import write_report
+    from medfuse.io._atomic import atomic_path
     from medfuse.report.figures import planes_figure
-    from medfuse.sample import write_study
+    from medfuse.sample import write_study as write_sample_study
 
     out = Path(out_dir)
-    study_dir = write_study(out / "study", overwrite=True)
+    study_dir = write_sample_study(out / "study", overwrite=True)
     truth = json.loads((study_dir / "truth.json").read_text())
     say(f"sample study written to {study_dir}")
 
-    ct = load(study_dir / "ct" / "dicom")
-    moving = [load(study_dir / name / "dicom") for name in MOVING]
-    lesions = load(study_dir / "labels" / "lesions.nii.gz")
+    inputs = StudyInputs(fixed=study_dir / "ct" / "dicom", fixed_role="ct", roles=MOVING,
+                         moving=[study_dir / name / "dicom" for name in MOVING],
+                         masks=[study_dir / "labels" / "lesions.nii.gz"])
     say("registering MR and PET to CT (elastix rigid)...")
-    result = run_study(
-        StudyInputs(fixed=ct, moving=moving, masks=[lesions]), registration_mode="register"
-    )
-    errors = registration_error(result, truth, MOVING)
+    study = run_study(inputs, registration_mode="register", partner="pet")
+    errors = registration_error(study, truth)
     for name, e in errors.items():
         say(f"  {name}: TRE {e['tre_mean_mm']:.2f} mm mean (was {e['misalignment_before_mean_mm']:.1f} mm)")
 
-    written: dict[str, Path] = {}
-    for name, volume, registration in zip(MOVING, result.registered, result.registrations):
-        written[f"{name} registered"] = write_nifti(volume, out / f"{name}_registered.nii.gz")
-        saved = registration.save(out / f"{name}_registration")
-        written[f"{name} transform"] = saved["transform"]
-    written["fused"] = write_nifti(result.fused, out / "fused.nii.gz")
-
-    pet = result.registered[MOVING.index("pet")]
-    mr = result.registered[MOVING.index("mr")]
-    rows = [("CT + PET", ct, pet), ("MR registered", mr, None), ("fused CT/PET", result.fused, None)]
+    written = write_study(
+        study, out / "results", inputs=inputs.paths(), items=("registered", "fused", "masks"),
+        formats=("nifti", "png", "transforms"),
+        extra={"truth": {"registration_error": errors, "source": "study/truth.json"}})
+    pet, mr = (study.registered[MOVING.index(name)] for name in ("pet", "mr"))
+    rows = [("CT + PET", study.fixed, pet), ("MR registered", mr, None),
+            ("fused CT/PET", study.fused, None)]
     with atomic_path(out / "overlays.png") as tmp:
-        tmp.write_bytes(planes_figure(rows, hottest_lesion_point(pet, lesions), width=9.0))
+        tmp.write_bytes(planes_figure(rows, hottest_lesion_point(pet, study.masks[0]), width=9.0))
     written["overlays (three planes)"] = out / "overlays.png"
-
-    report = write_report(result, out)
-    document = json.loads(report["json"].read_text())
-    document["truth"] = {"registration_error": errors, "source": str(study_dir / "truth.json")}
-    written["report json"] = write_text(out / "report.json", json.dumps(document, indent=2))
-    written.update({f"report {k}": v for k, v in report.items() if k != "json"})
     return written

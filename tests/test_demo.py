@@ -21,16 +21,19 @@ def demo_out(tmp_path_factory):
 
 def test_demo_writes_every_promised_output(demo_out):
     out, written = demo_out
-    for name in ("mr_registered.nii.gz", "pet_registered.nii.gz", "fused.nii.gz", "overlays.png",
-                 "report.json", "report.html", "report.pdf", "pet_registration/transform.tfm"):
-        assert (out / name).stat().st_size > 0, name
-    assert set(written.values()) <= {p for p in out.rglob("*") if p.is_file()}
-    assert not list(out.glob(".*")), "no temporary files left behind"
+    results = out / "results"
+    for name in ("volumes/mr_registered.nii.gz", "volumes/pet_registered.nii.gz",
+                 "volumes/fused.nii.gz", "masks/mask_1.nii.gz", "overlays/overlay_axial.png",
+                 "report.json", "report.html", "report.pdf", "transforms/pet/transform.tfm"):
+        assert (results / name).stat().st_size > 0, name
+    assert (out / "overlays.png").stat().st_size > 0
+    assert set(written.values()) <= {p for p in out.rglob("*")}
+    assert not list(out.glob(".*")) and not list(results.rglob(".*")), "no temporaries left"
 
 
 def test_demo_registration_recovers_the_known_misalignment(demo_out):
     out, _ = demo_out
-    errors = json.loads((out / "report.json").read_text())["truth"]["registration_error"]
+    errors = json.loads((out / "results" / "report.json").read_text())["truth"]["registration_error"]
     for name in ("mr", "pet"):
         assert errors[name]["misalignment_before_mean_mm"] > 8.0
         assert errors[name]["tre_mean_mm"] < 2.0, errors[name]
@@ -39,8 +42,8 @@ def test_demo_registration_recovers_the_known_misalignment(demo_out):
 def test_demo_outputs_lie_on_the_ct_grid_and_pet_is_in_suv(demo_out):
     out, _ = demo_out
     ct = load(out / "study" / "ct" / "dicom")
-    pet = load(out / "pet_registered.nii.gz")
-    fused = load(out / "fused.nii.gz")
+    pet = load(out / "results" / "volumes" / "pet_registered.nii.gz")
+    fused = load(out / "results" / "volumes" / "fused.nii.gz")
     assert pet.same_grid(ct) and fused.same_grid(ct)
     assert (pet.modality, pet.units) == ("PT", "SUVbw")
     assert 3.0 < float(np.max(pet.array)) < 20.0  # lesion SUVs of the phantom, not Bq/ml
@@ -48,6 +51,6 @@ def test_demo_outputs_lie_on_the_ct_grid_and_pet_is_in_suv(demo_out):
 
 def test_demo_report_carries_no_patient_identity(demo_out):
     out, _ = demo_out
-    text = (out / "report.json").read_text() + (out / "report.html").read_text()
+    text = (out / "results" / "report.json").read_text() + (out / "results" / "report.html").read_text()
     assert "Anonymous" not in text and "MEDFUSE^" not in text
-    assert json.loads((out / "report.json").read_text())["patient"] is None
+    assert json.loads((out / "results" / "report.json").read_text())["patient"] is None

@@ -21,6 +21,7 @@ from typing import Any
 from medfuse.errors import InputError, InvalidSeriesError
 from medfuse.io.image2d import is_image2d, read_image2d, write_png
 from medfuse.io.nifti import is_nifti, read_nifti, write_nifti
+from medfuse.io.paths import is_dicom_file
 from medfuse.io.plugin_dispatch import claiming_spec, load_with_plugin
 from medfuse.volume import Volume
 
@@ -32,12 +33,6 @@ def _check_exists(path: Path) -> None:
         raise InputError("no such file or folder", path=path)
     if path.is_file() and path.stat().st_size == 0:
         raise InputError("file is empty", path=path)
-
-
-def _is_dicom_file(path: Path) -> bool:
-    with path.open("rb") as fh:
-        head = fh.read(132)
-    return len(head) == 132 and head[128:132] == b"DICM"
 
 
 def load(
@@ -68,7 +63,7 @@ def load(
     """
     path = Path(path)
     _check_exists(path)
-    plugin = claiming_spec(path, is_dicom=path.is_file() and _is_dicom_file(path))
+    plugin = claiming_spec(path, is_dicom=path.is_file() and is_dicom_file(path))
     if plugin is not None and plugin.loader is not None:
         return load_with_plugin(plugin, path)
     modality = modality or (plugin.code if plugin is not None else None)
@@ -76,7 +71,7 @@ def load(
         return read_nifti(path, modality=modality, units=units)
     if path.is_file() and is_image2d(path):
         return read_image2d(path, modality=modality or "OT", units=units or "a.u.")
-    if path.is_dir() or _is_dicom_file(path):
+    if path.is_dir() or is_dicom_file(path):
         from medfuse.io.dicom import read_dicom
 
         return read_dicom(path, series_uid=series_uid, suv=suv)

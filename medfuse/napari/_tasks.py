@@ -20,23 +20,43 @@ from medfuse.volume import Volume
 def register_volumes(fixed: Volume, moving: Volume, *, mode: str, preset: str | None,
                      masks: dict[str, Volume], landmarks: tuple[Any, Any] | None,
                      progress: Any = None, cancel: Any = None) -> tuple[Volume, Any]:
-    """One call into the engine: ``registration.register`` (with masks, landmarks, progress and
-    cancel), its result applied to ``moving`` on ``moving``'s own grid; or, where the scanner
-    geometry is kept (``mode="geometry"``, or ``"auto"`` on one scanner's frame of reference),
-    ``moving`` as it is and no result.
+    """The Register panel's call: ``medfuse.workflow.register_series`` (the one "auto" rule, with
+    masks, landmarks, progress and cancel), keeping the moving series' own grid: shown in place of
+    the original (a PET stays on its 4 mm grid, uncropped), it changes no extent of the viewer.
+    Returns the volume and the registration result (None where scanner geometry was kept)."""
+    from medfuse.workflow import register_series
 
-    The registered series keeps its grid (a PET stays on its 4 mm grid, uncropped) and its place in
-    the world: shown in place of the original, it changes no extent of the viewer.
+    return register_series(fixed, moving, mode=mode, preset=preset, landmarks=landmarks,
+                           keep_grid=True, progress=progress, cancel=cancel, **masks)
+
+
+def study_report(fixed: Volume, moving: Volume, registration: dict[str, Any] | None,
+                 masks: list[Volume], folder: Any) -> dict[str, Any]:
+    """The Export panel's call: the study of the chosen pair written in the study layout
+    (``medfuse.workflow.write_study``: report, registered and fused volumes, overlays, transforms).
+
+    ``registration`` is what the Register panel recorded on the moving layer (``{"moving": the
+    series before registration, "result": its result or None}``): the user's own registration
+    (preset, masks, landmarks) is reported, never a default one. A series never registered in the
+    app is brought onto the fixed grid by the one "auto" rule.
     """
-    from medfuse import registration
+    from medfuse.workflow import (
+        fuse_study,
+        quantify_study,
+        register_series,
+        study_of_registrations,
+        write_study,
+    )
 
-    if mode == "auto":
-        mode = "register" if registration.needs_registration(fixed, moving) else "geometry"
-    if mode == "geometry":
-        return moving, None
-    result = registration.register(fixed, moving, preset=preset, landmarks=landmarks,
-                                   progress=progress, cancel=cancel, **masks)
-    return result.apply(moving, reference=moving), result
+    if registration is None:
+        result = register_series(fixed, moving)[1]
+    else:
+        moving, result = registration["moving"], registration["result"]
+    study = study_of_registrations(fixed, [moving], [result], masks=masks)
+    fuse_study(study)
+    quantify_study(study)
+    return write_study(study, folder, items=("registered", "fused", "masks"),
+                       formats=("nifti", "png", "transforms"))
 
 
 class TaskCancelled(MedFuseError):

@@ -69,13 +69,14 @@ class InputSpec(_Strict):
 
 
 class LoadStep(_Strict):
-    """Load every input of the study (``medfuse.workflow.load_inputs``)."""
+    """Load every input of the study (``medfuse.workflow.load_study``; an RTSTRUCT mask is
+    rasterised on the fixed grid)."""
 
     step: Literal["load"]
 
 
 class RegisterStep(_Strict):
-    """Bring every moving series onto the fixed grid (``medfuse.workflow.register_series``)."""
+    """Bring every moving series onto the fixed grid (``medfuse.workflow.register_study``)."""
 
     step: Literal["register"]
     mode: Literal["auto", "register", "geometry"] = "auto"
@@ -92,20 +93,21 @@ class FuseStep(_Strict):
 
 
 class QuantifyStep(_Strict):
-    """ROI statistics of every series under each mask, as the report computes them."""
+    """ROI statistics of every series under each mask (``medfuse.workflow.quantify_study``)."""
 
     step: Literal["quantify"]
 
 
 class ReportStep(_Strict):
-    """Write the study report (``medfuse.report``)."""
+    """Write the study report (``medfuse.workflow.export_study``, reports only)."""
 
     step: Literal["report"]
     formats: list[Literal["json", "html", "pdf"]] = ["json", "html"]
 
 
 class ExportStep(_Strict):
-    """Write the study's volumes, overlays, masks and transforms (``medfuse.report.exports``)."""
+    """Write the study's volumes, overlays, masks and transforms in the study layout
+    (``medfuse.workflow.export_study``)."""
 
     step: Literal["export"]
     items: list[Literal["fixed", "moving", "registered", "fused", "masks"]] = ["registered", "fused"]

@@ -61,25 +61,26 @@ def read_manifest(path: str | Path, pipeline: Pipeline) -> list[Study]:
             rows = [(reader.line_num, row) for row in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise PipelineError(f"cannot read the study manifest ({err})", path=path) from err
-    _check_columns(path, columns, pipeline)
-    studies, problems, seen = [], [], set()
+    problems = _column_problems(columns, pipeline)
+    studies, seen = [], set()
     for line, raw in rows:
         row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
         if not any(row.values()):
             continue
         study_id = row.get("study_id", "")
         where = f"line {line}" + (f" ({study_id})" if study_id else "")
-        if not _STUDY_ID.match(study_id):
+        has_ids = "study_id" in columns  # else reported once, as a missing column
+        if has_ids and not _STUDY_ID.match(study_id):
             problems.append(f"{where}: study_id {study_id!r} must be letters, digits, '.', '_' "
                             "or '-' (it names the study's output folder)")
-        elif study_id in seen:
+        elif has_ids and study_id in seen:
             problems.append(f"{where}: study_id {study_id!r} appears twice")
         seen.add(study_id)
         inputs = {}
         for role, spec in pipeline.inputs.items():
             cell = row.get(role, "")
             if not cell:
-                if not spec.optional:
+                if not spec.optional and role in columns:
                     problems.append(f"{where}: {role} is empty")
                 continue
             resolved = Path(cell).expanduser()
@@ -100,13 +101,14 @@ def manifest_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _check_columns(path: Path, columns: list[str], pipeline: Pipeline) -> None:
+def _column_problems(columns: list[str], pipeline: Pipeline) -> list[str]:
+    """Missing and unknown columns, as problems of the manifest (reported with the rows' ones)."""
     expected = ["study_id", *pipeline.inputs]
     missing = [c for c in expected
                if c not in columns and not (c in pipeline.inputs and pipeline.inputs[c].optional)]
     unknown = [c for c in columns if c not in expected]
-    if missing or unknown:
-        parts = ([f"missing column(s) {', '.join(missing)}"] if missing else []) + \
-                ([f"unknown column(s) {', '.join(unknown)}"] if unknown else [])
-        raise PipelineError(f"{'; '.join(parts)}; pipeline {pipeline.name!r} expects columns "
-                            f"{', '.join(expected)}", path=path)
+    problems = [f"missing column(s) {', '.join(missing)}"] if missing else []
+    problems += [f"unknown column(s) {', '.join(unknown)}"] if unknown else []
+    if problems:
+        problems[-1] += f" (pipeline {pipeline.name!r} expects columns {', '.join(expected)})"
+    return problems

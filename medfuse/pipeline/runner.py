@@ -28,7 +28,7 @@ from medfuse.io._atomic import write_text
 from medfuse.pipeline.cohort import write_cohort
 from medfuse.pipeline.config import Pipeline, load_pipeline
 from medfuse.pipeline.manifest import Study, manifest_sha256, read_manifest
-from medfuse.pipeline.provenance import machine, versions
+from medfuse.provenance import machine, versions
 from medfuse.pipeline.study import execute_study, now, read_status, write_status_folder
 
 logger = logging.getLogger(__name__)
@@ -281,13 +281,15 @@ def _is_current(status: dict[str, Any] | None, pipeline: Pipeline, study: Study)
 
 
 def _check_out_dir(out_dir: Path, studies: list[Study]) -> None:
-    for study in studies:
-        for role, path in study.inputs.items():
-            folder = path.resolve() if path.is_dir() else path.resolve().parent
-            if out_dir == folder or folder in out_dir.parents:
-                raise PipelineError(
-                    f"the output folder is inside the input folder of study {study.study_id!r} "
-                    f"({role}: {path}); choose an output folder outside the inputs", path=out_dir)
+    """Refuse a cohort folder over an input, holding one, or inside a DICOM series folder
+    (:func:`medfuse.io.paths.check_output`); beside the inputs is fine."""
+    from medfuse.errors import InputError
+    from medfuse.io.paths import check_output
+
+    try:
+        check_output(out_dir, [p for study in studies for p in study.inputs.values()])
+    except InputError as err:
+        raise PipelineError(str(err)) from err
 
 
 def _remove_leftovers(out_dir: Path) -> None:

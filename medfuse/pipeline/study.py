@@ -168,7 +168,7 @@ def child_main(spec_path: Path) -> int:
     """Child process: run the steps into the spec's folder and write ``result.json``."""
     from medfuse import __version__
     from medfuse.pipeline.config import Pipeline
-    from medfuse.pipeline.provenance import versions
+    from medfuse.provenance import versions
     from medfuse.pipeline.steps import StepFailed, run_steps
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -6,21 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from medfuse.errors import InputError
 from medfuse.registration.engine import Progress, register
 from medfuse.registration.result import RegistrationResult
-
-
-def _check_output(out: Path, sources: list[Path]) -> None:
-    """Refuse an output folder inside (or equal to) an input's folder."""
-    target = out.resolve()
-    for source in sources:
-        folder = source.resolve() if source.is_dir() else source.resolve().parent
-        if target == folder or folder in target.parents:
-            raise InputError(
-                f"the output folder lies inside the input folder {folder}; choose another -o",
-                path=out,
-            )
 
 
 def register_files(
@@ -42,9 +29,10 @@ def register_files(
     """Register the image at ``moving`` onto the one at ``fixed`` and write the results into ``out``.
 
     Writes ``registered.nii.gz`` (moving on the fixed grid), ``transform.tfm``,
-    ``TransformParameters.<i>.txt`` and ``metrics.json``, each atomically; ``out`` may not lie in an
-    input folder. ``fixed``/``moving`` are DICOM folders or NIfTI files; the modality options give
-    NIfTI files the modality that chooses the preset.
+    ``TransformParameters.<i>.txt`` and ``metrics.json`` into a temporary folder renamed to ``out`` when complete; ``out`` may sit
+    beside the inputs, never over one nor inside a DICOM series folder (checked before loading).
+    ``fixed``/``moving`` are DICOM folders or NIfTI files; the modality options give NIfTI files
+    the modality that chooses the preset.
 
     Raises
     ------
@@ -52,10 +40,13 @@ def register_files(
         Unreadable inputs, bad masks or landmarks, or a failed registration (one-line message).
     """
     from medfuse.io import load, write_nifti
+    from medfuse.io.paths import check_inputs_exist, check_output, check_replaceable, output_folder
 
     fixed, moving, out = Path(fixed), Path(moving), Path(out)
     inputs = [p for p in (fixed, moving, fixed_mask, moving_mask) if p is not None]
-    _check_output(out, [Path(p) for p in inputs])
+    check_inputs_exist(inputs)
+    check_output(out, inputs)
+    check_replaceable(out, marker="metrics.json")
     fixed_volume = load(fixed, modality=fixed_modality)
     moving_volume = load(moving, modality=moving_modality)
     if fixed_modality:
@@ -71,6 +62,7 @@ def register_files(
         landmarks=landmarks, init=init, progress=progress, seed=seed, **masks,
     )
     result.metrics["inputs"] = {"fixed": str(fixed), "moving": str(moving)}
-    write_nifti(result.apply(moving_volume), out / "registered.nii.gz")
-    result.save(out)
+    with output_folder(out, marker="metrics.json") as tmp:
+        write_nifti(result.apply(moving_volume), tmp / "registered.nii.gz")
+        result.save(tmp)
     return result

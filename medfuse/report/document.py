@@ -18,25 +18,20 @@ import datetime as _dt
 import hashlib
 import logging
 import math
-import platform
 import re
-from collections.abc import Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from medfuse.quantify.roi import roi_statistics
+from medfuse.provenance import versions
+from medfuse.study import Study
 from medfuse.volume import Volume
 
 logger = logging.getLogger(__name__)
 
 SCHEMA = "medfuse-report"
 SCHEMA_VERSION = "1.1"
-#: distribution names whose versions the document records (import names differ for some)
-VERSIONED_PACKAGES = ("medfuse", "itk-elastix", "itk", "monai", "torch", "numpy", "SimpleITK",
-                      "pydicom", "highdicom", "nibabel", "matplotlib", "reportlab")
 SCANNER_ALIGNMENT = "scanner alignment kept"
 
 #: fusion metric -> what it measures (definitions in docs/metrics.md)
@@ -78,17 +73,6 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return str(value)
-
-
-def versions() -> dict[str, str | None]:
-    """Installed versions of MedFuse and the packages its numbers depend on (None if absent)."""
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for name in VERSIONED_PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
 
 
 def _file_sha256(path: Path) -> str:
@@ -168,18 +152,6 @@ def describe_series(volume: Volume, role: str, name: str, *, identity: bool = Fa
     return entry
 
 
-def series_names(result: Any) -> list[str]:
-    """Display names of the fixed and moving series: ``"CT (fixed)"``, ``"PT (moving 1)"``, ..."""
-    names = [f"{result.fixed.modality} (fixed)"]
-    names += [f"{m.modality} (moving {i + 1})" for i, m in enumerate(result.moving)]
-    return names
-
-
-def mask_names(result: Any) -> list[str]:
-    """Display names of the masks: ``mask 1``, ... (never a file name, which may carry identity)."""
-    return [f"mask {i + 1}" for i in range(len(result.masks))]
-
-
 def registration_transform(registration: Any) -> Any:
     """The fixed -> moving ``SimpleITK.Transform`` of a registration result, or None."""
     transform = getattr(registration, "transform", None)
@@ -188,46 +160,9 @@ def registration_transform(registration: Any) -> Any:
     return transform
 
 
-def _mask_transform(registration: Any) -> tuple[Any, str]:
-    """(transform from moving-grid points to mask (fixed) space, how the mask was mapped)."""
-    if registration is None:
-        return None, "physical space (scanner alignment)"
-    transform = registration_transform(registration)
-    if transform is None:
-        return None, "unavailable"
-    try:
-        return transform.GetInverse(), "inverse registration transform"
-    except RuntimeError:
-        return None, "unavailable"
-
-
-def study_rois(result: Any) -> list[dict[str, Any]]:
-    """ROI statistics of every mask on every series, each series on its own grid.
-
-    Masks are taken to be in the fixed series' physical space. A moving series gets the mask through
-    the inverse of its registration (nearest neighbour), or by physical position where scanner
-    alignment was kept; where the transform cannot be inverted (deformable), the statistics are
-    computed on the registered series on the fixed grid instead, and ``grid`` says so.
-    """
-    names = series_names(result)
-    rois: list[dict[str, Any]] = []
-    for mask_name, mask in zip(mask_names(result), result.masks):
-        for k, volume in enumerate([result.fixed, *result.moving]):
-            if volume.is_rgb:
-                continue
-            grid, mapping, transform = "own", "physical space", None
-            if k > 0:
-                transform, mapping = _mask_transform(result.registrations[k - 1])
-                if mapping == "unavailable":
-                    volume, grid, mapping = result.registered[k - 1], "fixed", "registered series"
-            for entry in roi_statistics(volume, mask, transform=transform, series=names[k]):
-                rois.append({"mask": mask_name, **entry, "grid": grid, "mask_mapping": mapping})
-    return rois
-
-
-def _registration_section(result: Any) -> list[dict[str, Any]]:
+def _registration_section(study: Study) -> list[dict[str, Any]]:
     out = []
-    for name, volume, reg in zip(series_names(result)[1:], result.moving, result.registrations):
+    for name, volume, reg in zip(study.series_names()[1:], study.moving, study.registrations):
         entry: dict[str, Any] = {"series": name, "modality": volume.modality}
         if reg is None:
             entry.update(method=SCANNER_ALIGNMENT, metrics={})
@@ -235,7 +170,7 @@ def _registration_section(result: Any) -> list[dict[str, Any]]:
             transform = registration_transform(reg)
             entry.update(
                 method="registration",
-                preset=getattr(reg, "preset", None) or result.parameters.get("preset"),
+                preset=getattr(reg, "preset", None) or study.parameters.get("preset"),
                 metrics=dict(getattr(reg, "metrics", {}) or {}),
                 transform=None if transform is None else transform.GetName(),
             )
@@ -243,63 +178,44 @@ def _registration_section(result: Any) -> list[dict[str, Any]]:
     return out
 
 
-def lesion_centre(result: Any) -> tuple[list[float], str]:
+def lesion_centre(study: Study) -> tuple[list[float], str]:
     """LPS point the figures' planes go through: the first mask's centroid, else the fixed centre."""
-    for mask in result.masks:
-        on_fixed = mask if mask.same_grid(result.fixed) else mask.resample_to(
-            result.fixed, interpolation="nearest")
+    for mask in study.masks:
+        on_fixed = mask if mask.same_grid(study.fixed) else mask.resample_to(
+            study.fixed, interpolation="nearest")
         idx = np.argwhere(np.asarray(on_fixed.array) > 0)
         if len(idx):
-            centre = result.fixed.index_to_world([idx.mean(axis=0)[::-1]])[0]
+            centre = study.fixed.index_to_world([idx.mean(axis=0)[::-1]])[0]
             return [float(c) for c in centre], "lesion (centroid of mask 1)"
-    return [float(c) for c in result.fixed.center()], "centre of the fixed series"
-
-
-def patient_identity(volumes: Sequence[Volume]) -> dict[str, Any]:
-    """Patient name, ID, birth date and sex from the first DICOM file of the first DICOM input."""
-    import pydicom
-
-    for volume in volumes:
-        source = volume.meta.get("source")
-        if volume.meta.get("format") not in ("dicom", "rtstruct") or not source:
-            continue
-        path = Path(source)
-        first = path if path.is_file() else next((p for p in sorted(path.rglob("*"))
-                                                  if p.is_file()), None)
-        if first is None:
-            continue
-        ds = pydicom.dcmread(first, stop_before_pixels=True, force=True)
-        return {"name": str(ds.get("PatientName", "")), "id": str(ds.get("PatientID", "")),
-                "birth_date": str(ds.get("PatientBirthDate", "")), "sex": str(ds.get("PatientSex", ""))}
-    return {"name": None, "id": None, "birth_date": None, "sex": None,
-            "note": "no DICOM input carries patient identity"}
+    return [float(c) for c in study.fixed.center()], "centre of the fixed series"
 
 
 def build_document(
-    result: Any,
+    study: Study,
     *,
     include_patient_identity: bool = False,
     title: str = "MedFuse study report",
 ) -> dict[str, Any]:
-    """The report document of a ``StudyResult`` (see ``docs/report_schema.md``).
+    """The report document of a quantified :class:`~medfuse.study.Study` (see
+    ``docs/report_schema.md``); every number comes from the study, nothing is read from disk.
 
     Parameters
     ----------
-    result : a :class:`medfuse.workflow.StudyResult` (or any object with its attributes).
+    study : the study (``medfuse.workflow.run_study`` fills it).
     include_patient_identity : add patient name, ID, birth date and input paths.
     title : the report's title.
     """
-    names = series_names(result)
-    volumes = [result.fixed, *result.moving]
-    patient = patient_identity([*volumes, *result.masks])
+    names = study.series_names()
+    volumes = [study.fixed, *study.moving]
+    patient = study.patient
     withheld = None if include_patient_identity else patient
     inputs = [describe_series(v, "fixed" if i == 0 else "moving", names[i],
                               identity=include_patient_identity, withheld=withheld)
               for i, v in enumerate(volumes)]
     inputs += [describe_series(m, "mask", n, identity=include_patient_identity, withheld=withheld)
-               for n, m in zip(mask_names(result), result.masks)]
-    centre, centre_kind = lesion_centre(result)
-    fused = result.fused
+               for n, m in zip(study.mask_names(), study.masks)]
+    centre, centre_kind = lesion_centre(study)
+    fused = study.fused
     doc: dict[str, Any] = {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
@@ -308,18 +224,18 @@ def build_document(
         "software": versions(),
         "patient": patient if include_patient_identity else None,
         "inputs": inputs,
-        "parameters": dict(result.parameters),
-        "registration": _registration_section(result),
+        "parameters": dict(study.parameters),
+        "registration": _registration_section(study),
         "fusion": {
-            "method": result.parameters.get("fusion_method"),
+            "method": study.parameters.get("fusion_method"),
             "method_resolved": None if fused is None else fused.meta.get("method"),
             "output": None if fused is None else {
                 "modality": fused.modality, "units": fused.units, "size": list(fused.size),
                 "rgb": fused.is_rgb},
-            "metrics": dict(result.fusion_metrics or {}),
+            "metrics": dict(study.fusion_metrics or {}),
         },
         "figures_through": {"point_lps_mm": centre, "kind": centre_kind},
-        "rois": study_rois(result),
-        "timings_s": dict(result.timings or {}),
+        "rois": list(study.rois),
+        "timings_s": dict(study.timings or {}),
     }
     return jsonable(doc)

@@ -17,7 +17,7 @@ Examples
 >>> ct = Volume(np.linspace(-200, 300, 4 * 8 * 8).reshape(4, 8, 8), modality="CT", units="HU")
 >>> overlay_rgb(ct, None).shape
 (4, 8, 8, 3)
->>> check_formats(["png", "nifti"])
+>>> check_choices(["png", "nifti"])
 ('png', 'nifti')
 """
 
@@ -44,20 +44,21 @@ _DICOM_IMAGE_MODALITIES = ("CT", "MR", "PT", "NM")
 _SC_SERIES, _SEG_SERIES, _VOLUME_SERIES = 9100, 9200, 9000
 
 
-def check_formats(formats: Iterable[str]) -> tuple[str, ...]:
-    """``formats`` as a tuple, each checked against :data:`FORMATS`.
+def check_choices(values: Iterable[str], allowed: tuple[str, ...] = FORMATS,
+                  what: str = "export format(s)") -> tuple[str, ...]:
+    """``values`` as a tuple, each one of ``allowed`` (by default the export :data:`FORMATS`).
 
     Raises
     ------
     InputError
-        An unknown format (the message lists the valid ones).
+        An unknown value (the message lists the valid ones).
     """
-    formats = tuple(formats)
-    unknown = [f for f in formats if f not in FORMATS]
+    values = tuple(values)
+    unknown = [v for v in values if v not in allowed]
     if unknown:
-        raise InputError(f"unknown export format(s) {', '.join(map(repr, unknown))}; choose from "
-                         f"{', '.join(FORMATS)}")
-    return formats
+        raise InputError(f"unknown {what} {', '.join(map(repr, unknown))}; choose from "
+                         f"{', '.join(allowed)}")
+    return values
 
 
 def overlay_rgb(base: Volume, overlay: Volume | None, *, opacity: float = 0.6) -> np.ndarray:
@@ -76,19 +77,6 @@ def overlay_rgb(base: Volume, overlay: Volume | None, *, opacity: float = 0.6) -
         alpha = np.clip(value * 4, 0, 1)[..., None] * opacity
         rgb = rgb * (1 - alpha) + colour * alpha
     return np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
-
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in text).strip("_").lower()
-
-
-def study_volumes(result: Any) -> dict[str, Volume]:
-    """The registered and fused volumes of a ``StudyResult`` by export name
-    (``registered_1_pt``, ..., ``fused``)."""
-    named = {f"registered_{i + 1}_{_slug(v.modality)}": v for i, v in enumerate(result.registered)}
-    if result.fused is not None:
-        named["fused"] = result.fused
-    return named
 
 
 def dicom_storage(volume: Volume) -> str | None:
@@ -116,7 +104,7 @@ def export_volumes(
     """
     from medfuse.io import write_dicom_series, write_nifti
 
-    formats = check_formats(formats)
+    formats = check_choices(formats)
     folder = Path(folder)
     out: dict[str, Path] = {}
     for number, (name, volume) in enumerate(volumes.items(), start=_VOLUME_SERIES + 1):
@@ -131,15 +119,6 @@ def export_volumes(
         elif "dicom" in formats:
             logger.info("%s is RGB or a label map: not written as a DICOM image series", name)
     return out
-
-
-def overlay_partner(result: Any) -> Volume | None:
-    """The registered series shown in colour over the fixed one: the first functional, else the
-    first registered series (None without any)."""
-    from medfuse.modalities import get_modality
-
-    functional = [r for r in result.registered if get_modality(r.modality).functional]
-    return (functional or list(result.registered) or [None])[0]
 
 
 def _planes(rgb: np.ndarray, index: Sequence[int]) -> dict[str, np.ndarray]:
@@ -173,7 +152,7 @@ def export_overlays(
     Secondary Capture series of its axial slices (``dicom``, 3D only)."""
     from medfuse.io import write_png
 
-    formats = check_formats(formats)
+    formats = check_choices(formats)
     folder = Path(folder)
     rgb = overlay_rgb(fixed, partner)
     out: dict[str, Path] = {}
@@ -345,59 +324,4 @@ def export_transforms(registrations: Mapping[str, Any], folder: str | Path) -> d
             with atomic_path(target / "transform.tfm") as tmp:
                 sitk.WriteTransform(reg.transform, str(tmp))
         out[name] = target
-    return out
-
-
-def export_study(
-    result: Any,
-    folder: str | Path,
-    point: Sequence[float] | None = None,
-    *,
-    formats: Iterable[str] = FORMATS,
-    patient: dict[str, str] | None = None,
-) -> dict[str, Path]:
-    """Every export of a ``StudyResult`` in ``formats`` into ``folder``: ``volumes/`` (registered
-    and fused), ``overlays/`` (through ``point``; default: the report's lesion centre),
-    ``masks_seg/seg.dcm`` and ``transforms/transform_<i>/``.
-
-    ``patient`` (``{"name", "id", "birth_date", "sex"}``) goes into the DICOM files; anonymous
-    placeholders without it. Returns ``{label: path}``.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from medfuse.workflow import StudyResult
-    >>> ct = Volume(np.linspace(-200, 300, 4 * 8 * 8).reshape(4, 8, 8), modality="CT", units="HU")
-    >>> result = StudyResult(fixed=ct, moving=[ct], registered=[ct], registrations=[None],
-    ...                      fused=None, fusion_metrics={}, masks=[], parameters={})
-    >>> sorted(export_study(result, tempfile.mkdtemp(), formats=["nifti", "png"]))[:2]
-    ['overlay_axial.png', 'overlay_coronal.png']
-    """
-    from medfuse.report import _check_not_inside_inputs
-    from medfuse.report.document import lesion_centre
-
-    formats = check_formats(formats)
-    folder = Path(folder)
-    _check_not_inside_inputs(folder, [result.fixed, *result.moving, *result.masks])
-    point = lesion_centre(result)[0] if point is None else point
-    patient = {k: str(v) for k, v in (patient or {}).items()
-               if k in ("name", "id", "birth_date", "sex") and v} or None
-    out = export_volumes(study_volumes(result), folder / "volumes", reference=result.fixed,
-                         formats=formats, patient=patient)
-    out.update(export_overlays(result.fixed, overlay_partner(result), folder / "overlays", point,
-                               formats=formats, patient=patient))
-    if "seg" in formats:
-        source = result.fixed.meta.get("source")
-        if not result.masks:
-            logger.info("no mask: no DICOM SEG written")
-        elif result.fixed.meta.get("format") != "dicom" or not source:
-            logger.info("the fixed series is not DICOM: no DICOM SEG written (masks need a "
-                        "referenced DICOM series); the NIfTI masks stand")
-        else:
-            out["masks DICOM SEG"] = export_masks_seg(result.masks, source, folder / "masks_seg",
-                                                      patient=patient)
-    if "transforms" in formats:
-        names = [f"transform_{i + 1}" for i in range(len(result.registrations))]
-        out.update(export_transforms(dict(zip(names, result.registrations)),
-                                     folder / "transforms"))
     return out

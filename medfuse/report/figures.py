@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from medfuse.study import Study
 from medfuse.volume import Volume
 
 #: DPI of every figure; widths are in inches so a figure fills an A4 text column at this DPI
@@ -223,45 +224,42 @@ def joint_histogram_figure(
     return _png(fig)
 
 
-def study_figures(result: Any, point: Sequence[float]) -> list[dict[str, Any]]:
+def study_figures(study: Study, point: Sequence[float]) -> list[dict[str, Any]]:
     """Every figure of a study report: ``[{"id", "section", "caption", "png"}]``.
 
     Registration figures compare the fixed series with each moving series by scanner geometry alone
     ("before") and registered ("after"); where scanner alignment was kept there is one state.
     """
-    from medfuse.modalities import get_modality
-
     figures: list[dict[str, Any]] = []
-    names = [f"{m.modality} (moving {i + 1})" for i, m in enumerate(result.moving)]
+    names = study.series_names()[1:]
     for i, (moving, registered, reg) in enumerate(
-        zip(result.moving, result.registered, result.registrations)
+        zip(study.moving, study.registered, study.registrations)
     ):
-        if moving.is_rgb or result.fixed.is_rgb:
+        if moving.is_rgb or study.fixed.is_rgb:
             continue
         if reg is None:
             states = [("scanner alignment", registered)]
         else:
-            states = [("before", moving.resample_to(result.fixed)), ("after", registered)]
+            states = [("before", moving.resample_to(study.fixed)), ("after", registered)]
         figures.append({
             "id": f"alignment_{i + 1}", "section": "registration", "series": names[i],
-            "caption": f"{names[i]} on {result.fixed.modality}: checkerboards and the moving "
+            "caption": f"{names[i]} on {study.fixed.modality}: checkerboards and the moving "
                        "image's edges (red) over the fixed image",
-            "png": alignment_figure(result.fixed, states, point),
+            "png": alignment_figure(study.fixed, states, point),
         })
         figures.append({
             "id": f"joint_histogram_{i + 1}", "section": "registration", "series": names[i],
-            "caption": f"Joint histograms of {result.fixed.modality} and {names[i]} over their "
+            "caption": f"Joint histograms of {study.fixed.modality} and {names[i]} over their "
                        "overlap (log counts): a sharper pattern means a better alignment",
-            "png": joint_histogram_figure(result.fixed, states),
+            "png": joint_histogram_figure(study.fixed, states),
         })
-    functional = [r for r in result.registered if get_modality(r.modality).functional]
-    partner = (functional or result.registered or [None])[0]
+    partner = study.partner()
     rows: list[tuple[str, Volume, Volume | None]] = []
-    if partner is not None and not result.fixed.is_rgb:
-        rows.append((f"{result.fixed.modality} + {partner.modality}", result.fixed, partner))
-    if result.fused is not None:
-        rows.append((f"fused ({result.parameters.get('fusion_method', 'default')})",
-                     result.fused, None))
+    if partner is not None and not study.fixed.is_rgb:
+        rows.append((f"{study.fixed.modality} + {partner.modality}", study.fixed, partner))
+    if study.fused is not None:
+        rows.append((f"fused ({study.parameters.get('fusion_method', 'default')})",
+                     study.fused, None))
     if rows:
         figures.append({
             "id": "fused_planes", "section": "fusion",
@@ -269,9 +267,9 @@ def study_figures(result: Any, point: Sequence[float]) -> list[dict[str, Any]]:
                        "left on the right; coronal and sagittal: head up)",
             "png": planes_figure(rows, point),
         })
-    pets = [(n, m) for n, m in zip(names, result.moving) if m.modality == "PT" and m.ndim == 3]
-    if result.fixed.modality == "PT":
-        pets.insert(0, (f"{result.fixed.modality} (fixed)", result.fixed))
+    pets = [(n, m) for n, m in zip(names, study.moving) if m.modality == "PT" and m.ndim == 3]
+    if study.fixed.modality == "PT":
+        pets.insert(0, (f"{study.fixed.modality} (fixed)", study.fixed))
     for name, pet in pets[:1]:
         figures.append({
             "id": "pet_mip", "section": "pet", "series": name,

@@ -58,7 +58,7 @@ def test_cohort_interrupted_then_completed(tmp_path: Path) -> None:
         "sample": "done", "STS_001": "done", "STS_002": "done", "broken": "failed"}
     assert statuses["broken"]["reason"].startswith("load: InvalidSeriesError")
     for sid in ("sample", "STS_001", "STS_002"):
-        assert {"report.json", "pet_registered.nii.gz"} <= set(statuses[sid]["outputs"])
+        assert {"report.json", "volumes/pet_registered.nii.gz"} <= set(statuses[sid]["outputs"])
     done_before = [sid for sid, s in partial.items() if s["status"] == "done"]
     assert all(statuses[sid]["run_id"] == partial[sid]["run_id"] for sid in done_before)
     with (out / "cohort.csv").open() as fh:

@@ -62,7 +62,7 @@ def test_all_missing_paths_listed_at_once(pet_ct, folder: Path) -> None:
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("study_id,ct\na,ct1.nii.gz\n",
-     r"missing column\(s\) pet; pipeline 'pet_ct' expects columns study_id, ct, pet, mask"),
+     r"missing column\(s\) pet \(pipeline 'pet_ct' expects columns study_id, ct, pet, mask\)"),
     ("study_id,ct,pet,petscan\na,ct1.nii.gz,pet1.nii.gz,x\n", r"unknown column\(s\) petscan"),
     ("study_id,ct,pet\na,ct1.nii.gz,pet1.nii.gz\na,ct2.nii.gz,pet2.nii.gz\n",
      r"line 3 \(a\): study_id 'a' appears twice"),
@@ -73,6 +73,15 @@ def test_all_missing_paths_listed_at_once(pet_ct, folder: Path) -> None:
 ])
 def test_bad_manifests(pet_ct, folder: Path, text: str, expected: str) -> None:
     with pytest.raises(PipelineError, match=expected):
+        read_manifest(write(folder, text), pet_ct)
+
+
+def test_every_kind_of_problem_in_one_message(pet_ct, folder: Path) -> None:
+    text = ("study_id,ct,pet,petscan\na,ct1.nii.gz,pet1.nii.gz,x\na,ct2.nii.gz,nope.nii.gz,y\n")
+    with pytest.raises(PipelineError, match=(
+            r"studies\.csv: 3 problem\(s\): unknown column\(s\) petscan \(pipeline 'pet_ct' "
+            r"expects columns study_id, ct, pet, mask\); line 3 \(a\): study_id 'a' appears twice; "
+            r"line 3 \(a\): pet 'nope\.nii\.gz' does not exist$")):
         read_manifest(write(folder, text), pet_ct)
 
 

@@ -52,7 +52,7 @@ def test_failing_and_hanging_studies_never_stop_the_others(cluster, cohort) -> N
     assert sorted(summary.done) == ["s0", "s1"] and sorted(summary.failed) == ["broken", "hang"]
     assert not summary.ok
     statuses = assert_complete(cohort["out"])
-    assert statuses["s0"]["outputs"] == ["ct.nii.gz", "pet_registered.nii.gz"]
+    assert statuses["s0"]["outputs"] == ["volumes/ct.nii.gz", "volumes/pet_registered.nii.gz"]
     assert statuses["s0"]["summary"] == {"ct_size": "16x16x8", "pet_size": "8x8x4",
                                          "pet_registration": "geometry"}
     assert statuses["s0"]["peak_rss_mb"] > 0 and statuses["s0"]["duration_s"] > 0

@@ -99,26 +99,27 @@ def test_shipped_pipeline_runs_as_shipped(name: str, series: dict[str, Path],
     state = run_steps(pipeline, inputs, tmp_path)
     moving, dicom = pipeline.moving_roles[0], name in ("pet_ct", "spect_ct")
     outputs = set(state.outputs)
-    assert {"report.json", "report.html", f"{moving}_registered.nii.gz", "fused.nii.gz",
-            f"{moving}_registered_dicom/", "fused_dicom/", "overlays/overlay_sc/",
+    assert {"report.json", "report.html", f"volumes/{moving}_registered.nii.gz",
+            "volumes/fused.nii.gz", f"volumes/{moving}_registered_dicom/", "volumes/fused_dicom/",
+            "overlays/overlay_sc/",
             "overlays/overlay_montage.png"} <= outputs
     if dicom:  # one PET/CT scanner: its geometry is kept; the mask goes out as a DICOM SEG too
         assert state.summary[f"{moving}_registration"] == "geometry"
-        assert "masks_seg/seg.dcm" in outputs and not (tmp_path / "transforms").exists()
+        assert "masks/seg.dcm" in outputs and not (tmp_path / "transforms").exists()
         assert state.summary[f"{moving}_roi_1_suv_max"] > 2.5  # DICOM PET in SUV (Units GML)
     else:  # registered with elastix, the transform exported as .tfm and elastix files
         assert state.summary[f"{moving}_registration"] == "registered"
         assert {f"transforms/{moving}/transform.tfm",
                 f"transforms/{moving}/TransformParameters.0.txt"} <= {
             p.relative_to(tmp_path).as_posix() for p in (tmp_path / "transforms").rglob("*")}
-        assert not any(o.startswith("masks_seg") for o in outputs)  # NIfTI fixed: no SEG
+        assert not any(o == "masks/seg.dcm" for o in outputs)  # NIfTI fixed: no SEG
     assert 0 < state.summary["fusion_qabf"] <= 1 and state.summary["fusion_en"] > 0
     doc = json.loads((tmp_path / "report.json").read_text())
     assert doc["fusion"]["method"] == pipeline.step("fuse").method
     if "mask" in inputs:
         assert [r["name"] for r in doc["rois"]] == ["ROI 1", "ROI 1"]
         assert state.summary[f"{moving}_roi_1_volume_ml"] > 0
-    registered = load(tmp_path / f"{moving}_registered.nii.gz")
+    registered = load(tmp_path / "volumes" / f"{moving}_registered.nii.gz")
     assert registered.same_grid(load(inputs[pipeline.fixed_role]))
 
 
@@ -134,7 +135,7 @@ def test_units_of_a_nifti_pet_give_suv_statistics(series: dict[str, Path], tmp_p
     state = run_steps(pipeline.model_copy(update={"steps": steps}),
                       {"ct": series["CT"], "pet": series["PET"], "mask": series["mask"]},
                       tmp_path)
-    assert state.moving["pet"].units == "SUVbw"
+    assert state.study.moving[0].units == "SUVbw"
     # independent: the hottest PET voxel whose centre falls inside the CT mask
     pet, mask = load(series["PET"]), load(series["mask"])
     on_pet = mask.resample_to(pet, interpolation="nearest").array > 0

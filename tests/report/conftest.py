@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from medfuse.study import Study
 from medfuse.volume import Volume
-from medfuse.workflow import StudyResult
+from medfuse.workflow import quantify_study
 
 
 class FakeRegistration:
@@ -28,7 +29,8 @@ def _ball(shape: tuple[int, int, int], centre: tuple[float, float, float], radiu
     return (z - centre[0]) ** 2 + (y - centre[1]) ** 2 + (x - centre[2]) ** 2 <= radius**2
 
 
-def make_study(tmp_path: Path) -> StudyResult:
+def make_study(tmp_path: Path) -> Study:
+    """A quantified study: CT fixed, PET kept by scanner alignment, MR registered by a translation."""
     from medfuse.io import write_nifti
 
     rng = np.random.default_rng(0)
@@ -51,15 +53,15 @@ def make_study(tmp_path: Path) -> StudyResult:
     registered = [pet.resample_to(ct), mr.resample_to(ct, transform=registration.transform)]
     fused = ct.with_array(np.clip(ct_array / 100.0, 0, 1) * 0.5 + registered[0].array / 20.0,
                           modality="OT", units="a.u.")
-    return StudyResult(
+    return quantify_study(Study(
         fixed=ct, moving=[pet, mr], registered=registered, registrations=[None, registration],
-        fused=fused, fusion_metrics={"EN": 5.5, "MI": 1.9, "Qabf": 0.41},
+        fused=fused, fused_with=0, fusion_metrics={"EN": 5.5, "MI": 1.9, "Qabf": 0.41},
         masks=[mask], parameters={"registration_mode": "auto", "preset": None, "params": None,
                                   "fusion_method": "average"},
         timings={"total_s": 0.5},
-    )
+    ))
 
 
 @pytest.fixture
-def study(tmp_path: Path) -> StudyResult:
+def study(tmp_path: Path) -> Study:
     return make_study(tmp_path)

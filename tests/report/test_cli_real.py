@@ -57,11 +57,11 @@ def test_medfuse_report_exports_on_real_dicom(tmp_path: Path) -> None:
                  "--fusion-method", "average", "--export", "-o", str(tmp_path / "out")])
     assert code == 0
     doc = json.loads((tmp_path / "out" / "report.json").read_text())
-    export = tmp_path / "out" / "export"
-    assert doc["exports"]["masks DICOM SEG"] == "export/masks_seg/seg.dcm"
+    export = tmp_path / "out"  # the one study layout: exports beside the report
+    assert doc["exports"]["masks DICOM SEG"] == "masks/seg.dcm"
     ct = load(ct_folder)
     # the registered PET as a DICOM series of the CT's study, frame of reference and grid
-    series = export / "volumes" / "registered_1_pt_dicom"
+    series = export / "volumes" / "pt_registered_dicom"
     reader = sitk.ImageSeriesReader()
     reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(series)))
     image = reader.Execute()
@@ -74,7 +74,7 @@ def test_medfuse_report_exports_on_real_dicom(tmp_path: Path) -> None:
     assert first.FrameOfReferenceUID == ct.meta["frame_of_reference_uid"]
     assert "STS_002" not in str(first.PatientName) + str(first.PatientID)
     # the RTSTRUCT's GTV as a DICOM SEG over the CT series
-    seg = hd.seg.Segmentation.from_dataset(pydicom.dcmread(export / "masks_seg" / "seg.dcm"))
+    seg = hd.seg.Segmentation.from_dataset(pydicom.dcmread(export / "masks" / "seg.dcm"))
     assert seg.SegmentSequence[0].SegmentLabel == "GTV_Mass_CT"
     assert seg.get_source_image_uids()[0][1] == ct.meta["series_uid"]
     assert len(list((export / "overlays" / "overlay_sc").glob("*.dcm"))) == ct.size[2]

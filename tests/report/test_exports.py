@@ -9,23 +9,24 @@ import pytest
 
 from medfuse.errors import InputError
 from medfuse.io import load
-from medfuse.report.exports import FORMATS, export_masks_seg, export_study, montage, overlay_rgb
-from medfuse.workflow import StudyResult
+from medfuse.report.exports import FORMATS, export_masks_seg, montage, overlay_rgb
+from medfuse.study import Study
+from medfuse.workflow import export_study, write_study
 from tests.conftest import real_data
 from tests.report.conftest import make_study
 
 
-def test_export_study_reads_back(study: StudyResult, tmp_path: Path) -> None:
+def test_export_study_reads_back(study: Study, tmp_path: Path) -> None:
     import pydicom
     import SimpleITK as sitk
 
-    out = export_study(study, tmp_path / "export")
-    pet_nifti = load(out["registered_1_pt.nii.gz"])
+    out = export_study(study, tmp_path / "export", formats=FORMATS, reports=())
+    pet_nifti = load(out["pt_registered.nii.gz"])
     assert pet_nifti.same_grid(study.fixed)
     assert np.allclose(pet_nifti.array, study.registered[0].array, atol=1e-5)
     # the registered PET as DICOM: same geometry through SimpleITK
     reader = sitk.ImageSeriesReader()
-    reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(out["registered_1_pt DICOM"])))
+    reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(out["pt_registered DICOM"])))
     image = reader.Execute()
     assert image.GetSize() == study.fixed.size
     assert np.allclose(image.GetOrigin(), study.fixed.origin, atol=1e-3)
@@ -39,12 +40,12 @@ def test_export_study_reads_back(study: StudyResult, tmp_path: Path) -> None:
     assert sc.PhotometricInterpretation == "RGB" and sc.pixel_array.shape == (40, 40, 3)
     assert "PatientBirthDate" not in sc or not sc.PatientBirthDate
     # the transform of the registered MR, readable by SimpleITK
-    tfm = out["transform_2"] / "transform.tfm"
+    tfm = out["mr"] / "transform.tfm"
     assert sitk.ReadTransform(str(tfm)).TransformPoint((0, 0, 0)) == pytest.approx((4.0, 0.0, 2.0))
-    assert "transform_1" not in out  # scanner alignment kept: no transform
+    assert "pt" not in out  # scanner alignment kept: no transform
 
 
-def test_overlay_and_montage_shapes(study: StudyResult) -> None:
+def test_overlay_and_montage_shapes(study: Study) -> None:
     rgb = overlay_rgb(study.fixed, study.registered[0])
     assert rgb.dtype == np.uint8 and rgb.shape == study.fixed.array.shape + (3,)
     hot = rgb[12, 20, 20].astype(int)
@@ -66,7 +67,7 @@ def test_mask_as_dicom_seg_on_real_ct(tmp_path: Path) -> None:
     assert int(np.asarray(seg.pixel_array).astype(bool).sum()) == int((labels.array > 0).sum())
 
 
-def _oblique_dicom_study(tmp_path: Path) -> StudyResult:
+def _oblique_dicom_study(tmp_path: Path) -> Study:
     """The conftest study with its CT written as an oblique DICOM series and read back: a fixed
     series with a study, a frame of reference and a rotated grid."""
     import SimpleITK as sitk
@@ -94,10 +95,9 @@ def _oblique_dicom_study(tmp_path: Path) -> StudyResult:
                   study.moving[1].resample_to(fixed, transform=shift)]
     fused = fixed.with_array(np.clip(fixed.array / 100.0, 0, 1) + registered[0].array / 20.0,
                              modality="OT", units="a.u.", meta={})
-    return StudyResult(fixed=fixed, moving=study.moving, registered=registered,
-                       registrations=[None, registration], fused=fused,
-                       fusion_metrics=study.fusion_metrics, masks=[mask],
-                       parameters=study.parameters)
+    return Study(fixed=fixed, moving=study.moving, registered=registered,
+                 registrations=[None, registration], fused=fused, fused_with=0,
+                 fusion_metrics=study.fusion_metrics, masks=[mask], parameters=study.parameters)
 
 
 def _voxel_centres(volume_size: tuple[int, ...]) -> np.ndarray:
@@ -113,10 +113,10 @@ def test_dicom_exports_join_the_fixed_study_with_its_geometry(tmp_path: Path) ->
 
     study = _oblique_dicom_study(tmp_path)
     fixed = study.fixed
-    out = export_study(study, tmp_path / "export")
+    out = export_study(study, tmp_path / "export", formats=FORMATS, reports=())
     indices = _voxel_centres(fixed.size)
     expected = fixed.index_to_world(indices)
-    for label in ("registered_1_pt DICOM", "registered_2_mr DICOM", "fused DICOM"):
+    for label in ("pt_registered DICOM", "mr_registered DICOM", "fused DICOM"):
         files = sorted(out[label].glob("*.dcm"))
         assert len(files) == fixed.size[2], label
         # SimpleITK (GDCM): the same voxel centres within 0.01 mm
@@ -141,7 +141,7 @@ def test_dicom_exports_join_the_fixed_study_with_its_geometry(tmp_path: Path) ->
                            [*fixed.direction[:, 0], *fixed.direction[:, 1]], atol=1e-5)
         assert datasets[0].PatientName == "Anonymous" and not datasets[0].PatientBirthDate
     # our own reader: the registered PET comes back on the fixed grid, in SUV
-    pet = load(out["registered_1_pt DICOM"])
+    pet = load(out["pt_registered DICOM"])
     assert pet.same_grid(fixed) and pet.units == "SUVbw"
     assert np.allclose(pet.array, study.registered[0].array, atol=1e-3)
     fused = load(out["fused DICOM"])
@@ -169,21 +169,54 @@ def test_dicom_exports_join_the_fixed_study_with_its_geometry(tmp_path: Path) ->
     from medfuse.registration.presets import read_parameter_file
     from medfuse.registration.transforms import map_to_sitk
 
-    folder = out["transform_2"]
+    folder = out["mr"]
     tfm = sitk.ReadTransform(str(folder / "transform.tfm"))
     elastix = map_to_sitk(read_parameter_file(folder / "TransformParameters.0.txt"))
     for transform in (tfm, elastix):
         assert transform.TransformPoint((1.0, 2.0, 3.0)) == pytest.approx((5.0, 2.0, 5.0))
 
 
-def test_export_formats_are_chosen_and_checked(study: StudyResult, tmp_path: Path) -> None:
-    out = export_study(study, tmp_path / "png", formats=["png"])
+def test_export_formats_are_chosen_and_checked(study: Study, tmp_path: Path) -> None:
+    out = export_study(study, tmp_path / "png", formats=["png"], reports=())
     assert sorted(out) == ["overlay_axial.png", "overlay_coronal.png", "overlay_montage.png",
                            "overlay_sagittal.png"]
     assert "seg" in FORMATS
     # a NIfTI fixed series: masks cannot be a DICOM SEG, the rest is written
-    assert "masks DICOM SEG" not in export_study(study, tmp_path / "all", formats=["seg"])
+    assert "masks DICOM SEG" not in export_study(study, tmp_path / "all", formats=["seg"], reports=())
     with pytest.raises(InputError, match="unknown export format.*'jpeg'.*nifti, dicom, png"):
         export_study(study, tmp_path / "bad", formats=["jpeg"])
-    with pytest.raises(InputError, match="output folder is inside an input folder"):
-        export_study(study, tmp_path / "inputs" / "export", formats=["nifti"])
+
+
+def test_write_study_beside_its_inputs_in_the_one_layout(study: Study, tmp_path: Path) -> None:
+    inputs = [tmp_path / "inputs" / "ct.nii.gz"]
+    before = inputs[0].read_bytes()
+    out = write_study(study, tmp_path / "inputs" / "study", inputs=inputs,
+                      items=("fixed", "registered", "fused", "masks"),
+                      formats=("nifti", "png", "transforms"))
+    folder = tmp_path / "inputs" / "study"
+    names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    assert names[:4] == ["masks/mask_1.nii.gz", "overlays/overlay_axial.png",
+                         "overlays/overlay_coronal.png", "overlays/overlay_montage.png"]
+    assert {"report.json", "report.html", "report.pdf", "transforms/mr/transform.tfm",
+            "volumes/fixed.nii.gz", "volumes/pt_registered.nii.gz",
+            "volumes/mr_registered.nii.gz", "volumes/fused.nii.gz"} <= set(names)
+    assert set(out.values()) <= {*folder.rglob("*")}
+    assert inputs[0].read_bytes() == before
+    assert not [p for p in (tmp_path / "inputs").iterdir() if p.name.startswith(".")]
+    # a rerun replaces the study folder whole; a folder of the user's files is never replaced
+    write_study(study, folder, inputs=inputs, formats=(), reports=("json",))
+    assert sorted(p.name for p in folder.iterdir()) == ["report.json"]
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(InputError, match=r"mine: the output folder exists and holds files"):
+        write_study(study, tmp_path / "mine", inputs=inputs)
+    with pytest.raises(InputError, match=r"ct.nii.gz: the output would replace the input"):
+        write_study(study, inputs[0], inputs=inputs)
+
+
+def test_write_study_refuses_a_dicom_series_folder(tmp_path: Path) -> None:
+    study = _oblique_dicom_study(tmp_path)
+    series = Path(study.fixed.meta["source"])
+    with pytest.raises(InputError, match=r"inside the DICOM series folder"):
+        write_study(study, series / "out", inputs=[series])
+    assert not (series / "out").exists()

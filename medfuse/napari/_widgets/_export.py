@@ -9,6 +9,8 @@ from magicgui.widgets import FileEdit, PushButton, Select
 
 from medfuse.napari._layers import is_medfuse_data_layer, layer_to_volume
 from medfuse.napari._widgets._common import LayerPicker, Panel, image_names, info_label
+from medfuse.io.paths import safe_name
+from medfuse.napari._tasks import study_report
 from medfuse.volume import Volume
 
 
@@ -17,19 +19,8 @@ def save_volumes(volumes: dict[str, Volume], folder: Path) -> list[Path]:
     from medfuse.io import write_nifti
 
     folder.mkdir(parents=True, exist_ok=True)
-    return [write_nifti(v, folder / f"{_safe(name)}.nii.gz") for name, v in volumes.items()]
-
-
-def study_report(fixed: Volume, moving: Volume, masks: list[Volume], folder: Path) -> dict[str, Path]:
-    """Run the study workflow on fixed and moving series and write its report into ``folder``."""
-    from medfuse.report import write_report
-    from medfuse.workflow import StudyInputs, run_study
-
-    return write_report(run_study(StudyInputs(fixed=fixed, moving=[moving], masks=masks)), folder)
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip("_") or "layer"
+    return [write_nifti(v, folder / f"{safe_name(name, default='layer')}.nii.gz")
+            for name, v in volumes.items()]
 
 
 class ExportPanel(Panel):
@@ -44,7 +35,7 @@ class ExportPanel(Panel):
         self.save_button = PushButton(text="Save chosen volumes (NIfTI)")
         self.fixed = LayerPicker(viewer, label="report fixed")
         self.moving = LayerPicker(viewer, label="report moving")
-        self.report_button = PushButton(text="Write the study report (JSON, HTML, PDF)")
+        self.report_button = PushButton(text="Write the study folder (report, volumes, overlays)")
         self.result = info_label()
         self.extend([self.folder, self.canvas_button, self.window_button, self.layers,
                      self.save_button, self.fixed, self.moving, self.report_button, self.result])
@@ -100,7 +91,8 @@ class ExportPanel(Panel):
                         on_done=done)
 
     def report(self, *_: Any) -> Any:
-        """Run the study workflow on the chosen pair and write the report, in a worker."""
+        """Write the chosen pair's study folder (report, volumes, overlays, transforms) with the
+        registration the user ran on it, in a worker."""
         fixed, moving = self.fixed.layer(), self.moving.layer()
         if fixed is None or moving is None or fixed is moving:
             self.runner.show_message("choose two different series for the report", error=True)
@@ -111,5 +103,6 @@ class ExportPanel(Panel):
         def done(paths: dict[str, Path]) -> None:
             self.result.value = "report: " + ", ".join(str(p) for p in paths.values())
 
-        return self.run(study_report, layer_to_volume(fixed), layer_to_volume(moving), masks,
-                        self._out(), description="study report", on_done=done)
+        return self.run(study_report, layer_to_volume(fixed), layer_to_volume(moving),
+                        moving.metadata.get("registration"), masks, self._out(),
+                        description="study report", on_done=done)

@@ -138,6 +138,7 @@ class RegisterPanel(Panel):
 
         def done(output: tuple[Volume, Any]) -> None:
             volume, result = output
+            moving_layer.metadata["registration"] = {"moving": moving, "result": result}  # Export
             if result is None:  # the scanner alignment is what the layer shows already
                 self.runner.show_message(f"{moving_layer.name}: kept the scanner alignment")
             else:

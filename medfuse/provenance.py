@@ -1,4 +1,5 @@
-"""Provenance of a batch run: package versions and the machine, without importing heavy packages.
+"""Provenance: package versions and the machine, without importing heavy packages (the one copy
+that reports, study folders and batch runs record).
 
 Examples
 --------
@@ -13,8 +14,9 @@ import sys
 from importlib import metadata
 
 #: distributions whose versions a study's results depend on
-PACKAGES = ("medfuse", "numpy", "scipy", "SimpleITK", "itk-elastix", "nibabel", "pydicom", "torch",
-            "monai", "dask", "distributed", "pydantic")
+PACKAGES = ("medfuse", "numpy", "scipy", "SimpleITK", "itk", "itk-elastix", "nibabel", "pydicom",
+            "highdicom", "torch", "monai", "matplotlib", "reportlab", "dask", "distributed",
+            "pydantic")
 
 
 def versions() -> dict[str, str]:
