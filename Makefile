@@ -9,7 +9,7 @@ STAMP   := $(VENV)/.medfuse-installed
 APT_PKGS := xvfb xauth libgl1-mesa-dri libglx-mesa0 libegl1 libxkbcommon-x11-0 libxcb-cursor0 \
             libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 \
             libxcb-shape0 libxcb-xinerama0 libxcb-xfixes0 libxcb-xkb1 libdbus-1-3 libfontconfig1 \
-            poppler-utils
+            poppler-utils dicom3tools dcm2niix
 
 .PHONY: setup sysdeps demo test lint bench clean
 
