@@ -23,7 +23,7 @@ from medfuse.volume import Volume
 
 log = logging.getLogger(__name__)
 
-__all__ = ["write_dicom_series", "storage_for"]
+__all__ = ["DEIDENTIFICATION", "right_handed", "storage_for", "write_dicom_series"]
 
 #: Volume.modality -> (SOP Class UID, DICOM Modality). SPECT reconstructions are stored the way
 #: vendors often export them: PET Image Storage (its geometry is read by every toolkit) with Modality NM.
@@ -36,6 +36,8 @@ _SOP_CLASS = {
 #: Volume.units -> DICOM PET Units (0054,1001)
 _PET_UNITS = {"BQML": "BQML", "SUVbw": "GML", "GML": "GML", "CNTS": "CNTS"}
 _IMPLEMENTATION_UID = "1.2.826.0.1.3680043.8.498.1"  # pydicom's root, as generate_uid uses it
+#: DeidentificationMethod (0012,0063) of every object written without the patient's identity
+DEIDENTIFICATION = "MedFuse: patient module replaced by placeholders"
 
 
 def storage_for(array: np.ndarray) -> tuple[np.ndarray, float, float]:
@@ -116,7 +118,7 @@ def _check_target(folder: Path, sources: list[Path], overwrite: bool) -> None:
                          path=folder)
 
 
-def _right_handed(volume: Volume) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def right_handed(volume: Volume) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Array, origin and direction with the slice axis along row x column (as DICOM implies)."""
     array = volume.array if volume.ndim == 3 else volume.array[np.newaxis]
     direction = np.eye(3)
@@ -199,7 +201,7 @@ def write_dicom_series(
             path=folder,
         )
     _check_target(folder, _sources(volume, reference), overwrite)
-    array, origin, direction = _right_handed(volume)
+    array, origin, direction = right_handed(volume)
     pixels, slope, intercept = storage_for(array)
     ref_meta = reference.meta if reference is not None else volume.meta
     uids = {
@@ -248,7 +250,8 @@ def _base_dataset(
     ds.file_meta.ImplementationClassUID = _IMPLEMENTATION_UID
     date, time = _date_time(when)
     ds.SpecificCharacterSet = "ISO_IR 100"
-    ds.ImageType = ["DERIVED", "SECONDARY", "AXIAL"] if code == "CT" else ["DERIVED", "SECONDARY"]
+    ds.ImageType = {"CT": ["DERIVED", "SECONDARY", "AXIAL"], "PT": ["DERIVED", "PRIMARY"],
+                    "NM": ["DERIVED", "PRIMARY"]}.get(code, ["DERIVED", "SECONDARY"])
     ds.SOPClassUID = sop_class
     ds.StudyDate = ds.SeriesDate = ds.ContentDate = ds.AcquisitionDate = date
     ds.StudyTime = ds.SeriesTime = ds.ContentTime = ds.AcquisitionTime = time
@@ -263,10 +266,13 @@ def _base_dataset(
     ds.PatientBirthDate = patient.get("birth_date", "")
     ds.PatientSex = patient.get("sex", "")
     ds.PatientIdentityRemoved = "NO" if patient else "YES"
+    if not patient:
+        ds.DeidentificationMethod = DEIDENTIFICATION
     ds.StudyInstanceUID = uids["study"]
     ds.SeriesInstanceUID = uids["series"]
     ds.StudyID = "1"
     ds.SeriesNumber = series_number
+    ds.Laterality = ""
     ds.FrameOfReferenceUID = uids["frame"]
     ds.PositionReferenceIndicator = ""
     ds.PatientPosition = "HFS"
@@ -284,7 +290,8 @@ def _base_dataset(
     if code != "MR" or slope != 1.0 or intercept != 0.0:  # MR is usually stored without rescale
         ds.RescaleSlope = slope
         ds.RescaleIntercept = intercept
-        ds.RescaleType = "HU" if code == "CT" else "US"
+        if code != "PT":  # not part of the PET Image module
+            ds.RescaleType = "HU" if code == "CT" else "US"
     if code == "CT":
         ds.KVP = ""
         ds.AcquisitionNumber = 1
@@ -312,6 +319,10 @@ def _add_pet(ds: Any, volume: Volume, pet: dict[str, Any], when: _dt.datetime,
     if units == "GML":
         ds.SUVType = "BW"
     ds.SeriesType = ["STATIC", "IMAGE"]
+    ds.CollimatorType = ""
+    ds.PatientOrientationCodeSequence = []  # Type 2; PatientPosition may not be present with it
+    ds.PatientGantryRelationshipCodeSequence = []
+    del ds.PatientPosition
     ds.CountsSource = "EMISSION"
     ds.CorrectedImage = ["DECY", "ATTN", "SCAT"]
     ds.DecayCorrection = pet.get("decay_correction", "START")

@@ -98,7 +98,9 @@ def export_volumes(
     patient: dict[str, str] | None = None,
 ) -> dict[str, Path]:
     """Each volume as ``folder/<name>.nii.gz`` (``nifti``) and as a DICOM series in
-    ``folder/<name>_dicom/`` (``dicom``) in ``reference``'s study and frame of reference.
+    ``folder/<name>_dicom/`` (``dicom``) in ``reference``'s study and frame of reference: grey
+    volumes as :func:`dicom_storage` says, RGB volumes (a fused CT/PET) as a colour Secondary
+    Capture series with the slices' geometry.
 
     Returns ``{label: path}`` with labels ``<name>.nii.gz`` and ``<name> DICOM``.
     """
@@ -111,13 +113,18 @@ def export_volumes(
         if "nifti" in formats:
             out[f"{name}.nii.gz"] = write_nifti(volume, folder / f"{name}.nii.gz")
         storage = dicom_storage(volume)
-        if "dicom" in formats and storage is not None:
+        if "dicom" in formats and volume.is_rgb and volume.ndim == 3:
+            grid = reference if reference is not None and reference.same_grid(volume) else volume
+            out[f"{name} DICOM"] = write_secondary_capture(
+                volume.array, grid, folder / f"{name}_dicom", patient=patient,
+                series_description=f"MedFuse {name.replace('_', ' ')}", series_number=number)
+        elif "dicom" in formats and storage is not None:
             out[f"{name} DICOM"] = write_dicom_series(
                 volume, folder / f"{name}_dicom", reference=reference, modality=storage,
                 series_description=f"MedFuse {name.replace('_', ' ')}", series_number=number,
                 patient=patient, overwrite=True)
         elif "dicom" in formats:
-            logger.info("%s is RGB or a label map: not written as a DICOM image series", name)
+            logger.info("%s is a 2D RGB image or a label map: not written as a DICOM series", name)
     return out
 
 
@@ -191,9 +198,17 @@ def _orientation_letter(axis: np.ndarray) -> str:
 
 
 def write_secondary_capture(rgb: np.ndarray, reference: Volume, folder: str | Path, *,
-                            patient: dict[str, str] | None = None) -> Path:
-    """Axial RGB slices as a DICOM Secondary Capture series (highdicom), one file per slice, in the
-    reference's study when it came from DICOM; written atomically as a folder."""
+                            patient: dict[str, str] | None = None,
+                            series_description: str = "MedFuse fused overlay",
+                            series_number: int = _SC_SERIES) -> Path:
+    """Axial RGB slices (on ``reference``'s grid) as a DICOM Secondary Capture series (highdicom),
+    one file per slice, in the reference's study and frame of reference when it came from DICOM;
+    written atomically as a folder.
+
+    Each slice carries its place (ImagePositionPatient, ImageOrientationPatient, PixelSpacing,
+    SliceThickness, FrameOfReferenceUID), so dcm2niix and viewers stack it on the reference's
+    geometry: a colour object a PACS shows as what it is, not as an MR series.
+    """
     from medfuse._optional import require
 
     require("highdicom")
@@ -201,27 +216,39 @@ def write_secondary_capture(rgb: np.ndarray, reference: Volume, folder: str | Pa
     from pydicom.uid import generate_uid
 
     from medfuse.io._atomic import atomic_dir
+    from medfuse.io.dicom_writer import DEIDENTIFICATION, right_handed
 
     folder = Path(folder)
     patient = patient or {}
     study_uid = reference.meta.get("study_uid") or generate_uid()
+    frame_uid = reference.meta.get("frame_of_reference_uid") or generate_uid()
     series_uid = generate_uid()
-    sx, sy, _ = reference.spacing
-    orientation = tuple(_orientation_letter(reference.direction[:, j]) for j in (0, 1))
+    planes, origin, direction = right_handed(reference.with_array(rgb, meta={"rgb": True}))
+    sx, sy, sz = reference.spacing
+    orientation = tuple(_orientation_letter(direction[:, j]) for j in (0, 1))
     with atomic_dir(folder) as tmp:
-        for k, plane in enumerate(rgb):
+        for k, plane in enumerate(planes):
             sc = hd.sc.SCImage(
                 pixel_array=np.ascontiguousarray(plane), photometric_interpretation="RGB",
                 bits_allocated=8, coordinate_system="PATIENT", study_instance_uid=study_uid,
-                series_instance_uid=series_uid, series_number=_SC_SERIES,
+                series_instance_uid=series_uid, series_number=series_number,
                 sop_instance_uid=generate_uid(), instance_number=k + 1, manufacturer="MedFuse",
                 patient_id=patient.get("id") or "MEDFUSE",
                 patient_name=patient.get("name") or "Anonymous^",
                 patient_birth_date=patient.get("birth_date") or None,
-                patient_sex=patient.get("sex") or None,
-                pixel_spacing=(float(sy), float(sx)), series_description="MedFuse fused overlay",
+                patient_sex=patient.get("sex") or None, study_id="1", laterality=None,
+                pixel_spacing=(float(sy), float(sx)), series_description=series_description,
                 patient_orientation=orientation,
             )
+            sc.Laterality = ""
+            if not patient:
+                sc.PatientIdentityRemoved, sc.DeidentificationMethod = "YES", DEIDENTIFICATION
+            sc.FrameOfReferenceUID = frame_uid
+            sc.ImageOrientationPatient = [round(float(v), 8) for v in
+                                          (*direction[:, 0], *direction[:, 1])]
+            sc.ImagePositionPatient = [round(float(v), 4) for v in
+                                       origin + direction[:, 2] * sz * k]
+            sc.SliceThickness = round(float(sz), 6)
             sc.save_as(tmp / f"{k + 1:04d}.dcm", enforce_file_format=True)
     return folder
 
@@ -254,6 +281,7 @@ def export_masks_seg(masks: Sequence[Volume], reference_folder: str | Path, fold
     from medfuse.errors import InvalidSeriesError
     from medfuse.io import load
     from medfuse.io._atomic import atomic_path
+    from medfuse.io.dicom_writer import DEIDENTIFICATION
 
     reference_folder = Path(reference_folder)
     files = sorted(p for p in reference_folder.rglob("*") if p.is_file())
@@ -284,6 +312,8 @@ def export_masks_seg(masks: Sequence[Volume], reference_folder: str | Path, fold
     if not patient:  # highdicom copies the sources' patient module
         seg.PatientName, seg.PatientID, seg.PatientBirthDate, seg.PatientSex = \
             "Anonymous^", "MEDFUSE", "", ""
+        seg.PatientIdentityRemoved, seg.DeidentificationMethod = "YES", DEIDENTIFICATION
+    seg.StudyID = str(seg.get("StudyID") or "")[:16]  # SH: sources may carry longer ones
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_path(folder / "seg.dcm") as tmp:
