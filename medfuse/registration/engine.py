@@ -160,9 +160,16 @@ def register(
     if stages[0].get("Transform") == ["EulerTransform"]:
         maps = _on_fine_grid(fixed, moving, fixed_mask, moving_mask,
                              single_levels(stages[0], 1)[0], maps, runner)
+    fine_run = None
     for i, stage in enumerate(stages[1:], start=2):
         _step(progress, cancel, i, total, f"stage {i}/{len(stages)}: {stage['Transform'][0]}")
-        maps = run([stage], initial_maps=maps)
+        if stage.get("Transform") == ["BSplineTransform"]:
+            # a deformation is local: it follows the finest detail both images have
+            fine_run = fine_run or _working_images(fixed, moving, fixed_mask, moving_mask,
+                                                   fine_spacing(fixed, moving), runner)[2]
+            maps = fine_run([stage], initial_maps=maps)
+        else:
+            maps = run([stage], initial_maps=maps)
     maps = [{**pm, **{k: template[k] for k in _GRID_KEYS}} for pm in maps]
     transform = chain_to_sitk(maps)
     if isinstance(transform, sitk.CompositeTransform):
@@ -253,12 +260,27 @@ def _working_images(fixed: Volume, moving: Volume, fixed_mask: Volume | None,
     return f, m, functools.partial(runner, _elastix.to_itk(f), _elastix.to_itk(m), **bound)
 
 
+def fine_spacing(fixed: Volume, moving: Volume) -> float:
+    """The finest grid both images have (the coarser image's finest spacing), clamped to
+    [:data:`FINEST_SPACING`, :data:`WORKING_SPACING`] mm.
+
+    Examples
+    --------
+    >>> fine, coarse = Volume(np.zeros((4, 4, 4)), spacing=(0.9, 0.9, 3.3)), Volume(np.zeros((4, 4, 4)))
+    >>> fine_spacing(fine, fine), fine_spacing(fine, coarse)
+    (1.0, 1.0)
+    >>> fine_spacing(Volume(np.zeros((4, 4, 4)), spacing=(4.0, 4.0, 4.0)), fine)
+    2.0
+    """
+    return min(WORKING_SPACING, max(FINEST_SPACING, min(fixed.spacing), min(moving.spacing)))
+
+
 def _on_fine_grid(fixed: Volume, moving: Volume, fixed_mask: Volume | None,
                   moving_mask: Volume | None, level: ParameterMap, maps: list[ParameterMap],
                   runner: Callable[..., Any]) -> list[ParameterMap]:
     """``maps`` followed by a short run of ``level`` on the finest grid both images have (see
     :data:`FINEST_SPACING`); ``maps`` alone when that grid is the working grid."""
-    spacing = min(WORKING_SPACING, max(FINEST_SPACING, min(fixed.spacing), min(moving.spacing)))
+    spacing = fine_spacing(fixed, moving)
     if all(bin_factors(v, spacing) == bin_factors(v, WORKING_SPACING) for v in (fixed, moving)):
         return maps
     _, _, run = _working_images(fixed, moving, fixed_mask, moving_mask, spacing, runner)

@@ -139,16 +139,32 @@ def dice(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if total == 0 else 2.0 * int((a & b).sum()) / total
 
 
-def jacobian_range(transform: sitk.Transform, reference: Volume) -> tuple[float, float, float]:
-    """Minimum and maximum Jacobian determinant on ``reference``'s grid, and the folded fraction.
+def jacobian_determinant(transform: sitk.Transform, reference: Volume) -> Volume:
+    """The Jacobian determinant of ``transform`` at every voxel of ``reference``'s grid: the local
+    volume change (1 kept, above 1 grown, below 1 shrunk, ``<= 0`` folded: not invertible).
 
-    Folding is ``det <= 0``: the transform is not invertible there.
+    Examples
+    --------
+    >>> grid = Volume(np.zeros((5, 5, 5), np.float32))
+    >>> det = jacobian_determinant(sitk.ScaleTransform(3, (2.0, 1.0, 1.0)), grid)
+    >>> float(det.array[2, 2, 2]), det.units
+    (2.0, 'ratio')
     """
     field = sitk.TransformToDisplacementField(
         transform, sitk.sitkVectorFloat64, reference.size, reference.origin, reference.spacing,
         tuple(np.asarray(reference.direction).ravel()),
     )
-    det = sitk.GetArrayFromImage(sitk.DisplacementFieldJacobianDeterminant(field))
+    det = sitk.Cast(sitk.DisplacementFieldJacobianDeterminant(field), sitk.sitkFloat32)
+    return Volume.from_sitk(det, units="ratio",
+                            meta={"description": "Jacobian determinant of the registration"})
+
+
+def jacobian_range(transform: sitk.Transform, reference: Volume) -> tuple[float, float, float]:
+    """Minimum and maximum Jacobian determinant on ``reference``'s grid, and the folded fraction.
+
+    Folding is ``det <= 0``: the transform is not invertible there.
+    """
+    det = jacobian_determinant(transform, reference).array
     return float(det.min()), float(det.max()), float(np.mean(det <= 0))
 
 

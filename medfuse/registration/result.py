@@ -11,8 +11,15 @@ import numpy as np
 import SimpleITK as sitk
 
 from medfuse.registration.presets import ParameterMap, format_parameter_map
+from medfuse.registration.quality import jacobian_determinant
+from medfuse.registration.search import binned
 from medfuse.registration.transforms import affine_matrix, compose, is_linear
 from medfuse.volume import Volume
+
+#: the saved Jacobian map lies on the fixed grid binned to about this spacing (mm): the B-spline
+#: control points lie 10 mm or more apart, so the map is smooth at that scale, and a 512 x 512 CT
+#: would need gigabytes for its displacement field on the full grid
+JACOBIAN_SPACING = 2.0
 
 
 @dataclass(eq=False)
@@ -101,6 +108,18 @@ class RegistrationResult:
         q = np.atleast_2d(np.asarray(points, dtype=float))
         return q @ m[:-1, :-1].T + m[:-1, -1]
 
+    @property
+    def is_deformable(self) -> bool:
+        """True when the transform is not one matrix and offset (a B-spline is in the chain)."""
+        return not is_linear(self.transform)
+
+    def jacobian(self, reference: Volume | None = None) -> Volume:
+        """The Jacobian determinant of the transform (local volume change; ``<= 0`` folds) on
+        ``reference``'s grid, by default the fixed grid binned to about
+        :data:`JACOBIAN_SPACING` mm. 1 everywhere for a rigid result."""
+        grid = reference if reference is not None else binned(self.fixed, JACOBIAN_SPACING)
+        return jacobian_determinant(self.transform, grid)
+
     def then(self, other: RegistrationResult) -> RegistrationResult:
         """Compose stages: ``self`` maps A -> B points and ``other`` maps B -> C; return A -> C."""
         maps = [dict(pm) for pm in self.parameter_maps] + [dict(pm) for pm in other.parameter_maps]
@@ -115,10 +134,16 @@ class RegistrationResult:
 
     def save(self, folder: str | Path) -> dict[str, Path]:
         """Write ``transform.tfm``, ``TransformParameters.<i>.txt`` (a chain transformix reads from
-        that folder) and ``metrics.json`` into ``folder``, each file atomically.
+        that folder) and ``metrics.json`` into ``folder``, and for a deformable result its
+        Jacobian determinant map, ``jacobian.nii.gz`` (see :meth:`jacobian`), each file atomically.
+
+        ``transform.tfm`` is what ``SimpleITK.ReadTransform`` (and 3D Slicer) reads: one
+        ``Euler3DTransform``/``AffineTransform`` for a linear result, a ``CompositeTransform``
+        (B-spline applied after the linear part) for a deformable one.
 
         Returns the written paths by name.
         """
+        from medfuse.io import write_nifti
         from medfuse.io._atomic import atomic_path, write_text
 
         folder = Path(folder)
@@ -134,6 +159,8 @@ class RegistrationResult:
             ]
             name = f"TransformParameters.{i}.txt"
             written[name] = write_text(folder / name, format_parameter_map(pm))
+        if self.is_deformable:
+            written["jacobian"] = write_nifti(self.jacobian(), folder / "jacobian.nii.gz")
         written["metrics"] = write_text(
             folder / "metrics.json", json.dumps(_jsonable(self.metrics), indent=2) + "\n"
         )
