@@ -80,6 +80,24 @@ class Volume:
         return bool(self.meta.get("rgb"))
 
     @property
+    def orientation(self) -> str:
+        """Where each array axis (x, y, z) points in the patient, as LPS letters: ``"LPS"`` for a
+        DICOM axial series, ``"RAS"`` for a radiological NIfTI, ``"LAS"`` for a flipped x.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> Volume(np.zeros((2, 2, 2)), direction=np.diag([-1.0, -1.0, 1.0])).orientation
+        'RAS'
+        """
+        letters = ("LR", "PA", "SI")
+        code = ""
+        for column in self.direction.T:
+            k = int(np.argmax(np.abs(column)))
+            code += letters[k][0 if column[k] > 0 else 1]
+        return code
+
+    @property
     def size(self) -> tuple[int, ...]:
         """Grid size in (x, y, z) order, as ITK counts it."""
         return tuple(int(n) for n in self.array.shape[: self.ndim][::-1])

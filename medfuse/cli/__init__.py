@@ -12,6 +12,7 @@ from medfuse.cli import info  # noqa: F401
 from medfuse.cli import plugins  # noqa: F401
 from medfuse.cli import register  # noqa: F401
 from medfuse.cli import report  # noqa: F401
+from medfuse.cli import resample  # noqa: F401
 from medfuse.cli import run  # noqa: F401
 from medfuse.cli import sample_data  # noqa: F401
 from medfuse.cli import view  # noqa: F401

@@ -9,6 +9,7 @@ app = typer.Typer(
     help="Multimodal medical image registration and fusion (CT, MR, PET, SPECT).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help: flags show no "<bool>", options their metavar
     add_completion=False,
 )
 

@@ -81,15 +81,17 @@ def load(
     )
 
 
-def load_all(path: str | Path, *, suv: bool = True) -> list[Volume]:
-    """Load every series found at ``path`` (a DICOM folder may hold several)."""
+def load_all(path: str | Path, *, suv: bool = True, modality: str | None = None,
+             units: str | None = None) -> list[Volume]:
+    """Load every series found at ``path`` (a DICOM folder may hold several); ``modality`` and
+    ``units`` as in :func:`load`, for a file that records neither."""
     path = Path(path)
     _check_exists(path)
     if path.is_dir():
         from medfuse.io.dicom import discover_series, read_series
 
         return [read_series(s, suv=suv, source=path) for s in discover_series(path)]
-    return [load(path, suv=suv)]
+    return [load(path, suv=suv, modality=modality, units=units)]
 
 
 def describe(volume: Volume) -> dict[str, Any]:
@@ -101,6 +103,7 @@ def describe(volume: Volume) -> dict[str, Any]:
         "spacing": [round(s, 6) for s in volume.spacing],
         "origin": [round(o, 6) for o in volume.origin],
         "direction": [round(float(d), 8) for d in volume.direction.ravel()],
+        "orientation": volume.orientation,
         "suv_factor": volume.meta.get("suv_factor"),
         "series_uid": volume.meta.get("series_uid"),
         "n_files": volume.meta.get("n_files", 1),

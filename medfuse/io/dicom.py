@@ -300,6 +300,10 @@ def read_series(series: DicomSeries, *, suv: bool = True, source: str | Path | N
     first = entries[0].header
     where = Path(source) if source is not None else entries[0].path.parent
     spec = modality_for_dicom(series.modality, str(first.get("SOPClassUID", "") or ""))
+    if spec.code == "PT" and is_spect(first):  # a SPECT stored as PET Image Storage
+        from medfuse.modalities import get_modality
+
+        spec = get_modality("NM")
     if spec.loader is not None and len(entries) == 1:  # a plugin modality reads its own objects
         from medfuse.io.plugin_dispatch import load_with_plugin
 
@@ -322,13 +326,42 @@ def read_series(series: DicomSeries, *, suv: bool = True, source: str | Path | N
         "dicom_modality": series.modality,
         "acquisition_datetime": _acquisition_datetime(first),
         "n_files": series.n_files,
-        "suv_factor": factor if spec.code == "PT" else None,
+        "suv_factor": factor if spec.code in ("PT", "NM") else None,
         "stored_units": stored_units,
     }
     if note:
         meta["suv_unavailable"] = note
     return Volume(array, spacing=spacing, origin=origin, direction=direction, modality=spec.code,
                   units=units, meta=meta)
+
+
+#: single-photon emitters (DICOM radionuclide code meanings, lower case, digits and letters only)
+_SPECT_NUCLIDES = ("lutetium", "technetium", "iodine123", "123iodine", "indium", "thallium",
+                   "gallium67", "67gallium", "iodine131", "131iodine", "xenon133", "133xenon")
+
+
+def is_spect(header: Dataset) -> bool:
+    """True for a SPECT reconstruction whatever its Modality tag (PT objects from SPECT systems):
+    "SPECT" in the series description (Siemens' "xSPECT"), a manufacturer naming its NM line
+    ("SIEMENS NM"), or a single-photon radionuclide (Lu-177, Tc-99m, I-123 ...).
+
+    Examples
+    --------
+    >>> from pydicom import Dataset
+    >>> ds = Dataset(); ds.SeriesDescription = "C2S1D0 [xSPECT48iNOFILT - AC ]"
+    >>> is_spect(ds), is_spect(Dataset())
+    (True, False)
+    """
+    text = " ".join(str(header.get(k, "") or "") for k in ("SeriesDescription", "ProtocolName"))
+    manufacturer = str(header.get("Manufacturer", "") or "").upper().split()
+    if "SPECT" in text.upper() or "NM" in manufacturer:
+        return True
+    for item in header.get("RadiopharmaceuticalInformationSequence", None) or []:
+        for code in item.get("RadionuclideCodeSequence", None) or []:
+            meaning = "".join(c for c in str(code.get("CodeMeaning", "")).lower() if c.isalnum())
+            if any(n in meaning for n in _SPECT_NUCLIDES):
+                return True
+    return False
 
 
 def _check_supported(entries: list[DicomFile]) -> None:
@@ -357,7 +390,7 @@ def _value_units(code: str, stored: str | None, headers: list[Dataset], suv: boo
         return None, default, None
     if stored == "GML":  # already SUVbw
         return 1.0, "SUVbw", None
-    if code == "NM" or not suv:
+    if (code == "NM" and stored != "BQML") or not suv:  # SPECT counts have no SUV
         return None, stored or default, None
     try:
         return suv_bw_factor(headers), "SUVbw", None

@@ -102,18 +102,10 @@ def _sources(*volumes: Volume | None) -> list[Path]:
 
 
 def _check_target(folder: Path, sources: list[Path], overwrite: bool) -> None:
-    target = folder.resolve()
-    for source in sources:
-        if target == source or (source.is_dir() and target.is_relative_to(source)):
-            raise InputError(
-                f"refusing to write a DICOM series inside the input {source}; "
-                "choose an output folder outside it", path=folder,
-            )
-        if source.is_relative_to(target):
-            raise InputError(
-                f"refusing to replace a folder that holds the input {source}", path=folder
-            )
-    if target.exists() and (not target.is_dir() or any(target.iterdir())) and not overwrite:
+    from medfuse.io.paths import check_output
+
+    check_output(folder, sources)
+    if folder.exists() and any(folder.iterdir()) and not overwrite:
         raise InputError("output folder exists and is not empty; pass overwrite=True to replace it",
                          path=folder)
 

@@ -78,7 +78,8 @@ def check_output(out: str | os.PathLike, inputs: Iterable[str | os.PathLike | No
     Raises
     ------
     InputError
-        ``out`` is an input, holds an input, lies inside a DICOM series folder (an input's or any),
+        ``out`` is an input, holds an input, lies inside an input folder (a DICOM series) or any
+        DICOM series folder,
         is a file where a folder is needed (or the reverse), or its nearest existing parent is not
         writable.
     """
@@ -92,9 +93,12 @@ def check_output(out: str | os.PathLike, inputs: Iterable[str | os.PathLike | No
             raise InputError(f"the output would replace the input {item}; choose another -o",
                              path=out)
         if source.is_relative_to(target):
-            raise InputError(f"the output folder would hold the input {item}; choose another -o",
+            raise InputError(f"the output folder holds the input {item}; choose another -o",
                              path=out)
-    for parent in [target, *target.parents]:
+        if source.is_dir() and target.is_relative_to(source):
+            raise InputError(f"the output lies inside the input folder {item} (a DICOM series "
+                             "folder); choose another -o", path=out)
+    for parent in target.parents:  # ``out`` itself is replaced whole, never written into
         if _dicom_series_folder(parent):
             raise InputError(f"the output lies inside the DICOM series folder {parent}; choose "
                              "another -o (new files there would read as slices of that series)",

@@ -24,6 +24,7 @@ from medfuse.workflow.flow import (
     quantify_study,
     register_series,
     register_study,
+    resample_series,
     run_study,
     study_of_registrations,
 )
@@ -39,6 +40,6 @@ from medfuse.workflow.output import (
 __all__ = [
     "EXPORT_FORMATS", "ITEMS", "MODES", "REPORT_FORMATS", "Study", "StudyInputs",
     "check_study_output", "export_study", "fuse_study", "fusion_quality", "load_study",
-    "quantify_study", "register_series", "register_study", "run_study", "study_of_registrations",
+    "quantify_study", "register_series", "register_study", "resample_series", "run_study", "study_of_registrations",
     "write_study",
 ]

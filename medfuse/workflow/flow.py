@@ -269,6 +269,35 @@ def run_study(
     return study
 
 
+def resample_series(moving: str | Path, like: str | Path, out: str | Path, *,
+                    transform: str | Path | None = None, modality: str | None = None,
+                    units: str | None = None, interpolation: str = "linear") -> Path:
+    """Write the series at ``moving`` resampled onto the grid of the one at ``like`` as the NIfTI
+    ``out``: by scanner geometry, or through an ITK transform file (fixed -> moving points, the
+    ``transform.tfm`` of ``medfuse register``). ``modality``/``units`` describe a NIfTI ``moving``.
+
+    Raises
+    ------
+    MedFuseError
+        An unreadable series or transform file (the message names it).
+    """
+    import SimpleITK as sitk
+
+    from medfuse.errors import InputError
+    from medfuse.io import load, write_nifti
+
+    volume = load(moving, modality=modality, units=units)
+    reference = load(like)
+    mapping = None
+    if transform is not None:
+        try:
+            mapping = sitk.ReadTransform(str(transform))
+        except RuntimeError as err:
+            raise InputError("not a readable ITK transform file", path=transform) from err
+    return write_nifti(volume.resample_to(reference, transform=mapping,
+                                          interpolation=interpolation), out)
+
+
 def fusion_quality(fused: Volume, a: Volume, b: Volume) -> dict[str, float]:
     """Fusion metrics (docs/metrics.md) of ``fused`` against its inputs ``a`` and ``b``, on the
     central slice of volumes, each image normalised to 0-255 as its modality prescribes (an RGB

@@ -37,11 +37,17 @@ def test_register_writes_every_output(pair, tmp_path):
     assert metrics["seed"] == 5
 
 
-def test_register_refuses_to_write_into_an_input_folder(pair, capsys):
+def test_register_writes_beside_its_inputs_and_never_over_them(pair, capsys):
     fixed, moving = pair
+    before = fixed.read_bytes(), moving.read_bytes()
     code = main(["register", str(fixed), str(moving), "-o", str(fixed.parent / "out"), "--quiet"])
-    assert code == 2
-    assert "lies inside the input folder" in capsys.readouterr().err
+    assert code == 0 and (fixed.parent / "out" / "transform.tfm").exists()
+    assert (fixed.read_bytes(), moving.read_bytes()) == before
+    assert sorted(p.name for p in fixed.parent.iterdir()) == ["out", "t1.nii.gz", "t2.nii.gz"]
+    assert main(["register", str(fixed), str(moving), "-o", str(moving), "--quiet"]) == 2
+    assert "the output would replace the input" in capsys.readouterr().err
+    assert main(["register", str(fixed.parent / "nope.nii"), str(moving), "-o", "x"]) == 2
+    assert capsys.readouterr().err.strip().endswith("nope.nii: no such file or folder")
 
 
 def test_register_bad_parameter_file_is_one_line(pair, tmp_path, capsys):

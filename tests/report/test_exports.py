@@ -217,6 +217,8 @@ def test_write_study_beside_its_inputs_in_the_one_layout(study: Study, tmp_path:
 def test_write_study_refuses_a_dicom_series_folder(tmp_path: Path) -> None:
     study = _oblique_dicom_study(tmp_path)
     series = Path(study.fixed.meta["source"])
-    with pytest.raises(InputError, match=r"inside the DICOM series folder"):
+    with pytest.raises(InputError, match=r"inside the input folder .*ct_dicom \(a DICOM series"):
         write_study(study, series / "out", inputs=[series])
-    assert not (series / "out").exists()
+    with pytest.raises(InputError, match=r"inside the DICOM series folder .*ct_dicom; choose"):
+        write_study(study, series / "out" / "deeper", inputs=[])  # any DICOM series folder
+    assert sorted(p.suffix for p in series.iterdir()) == [".dcm"] * study.fixed.size[2]
