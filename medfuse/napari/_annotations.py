@@ -41,6 +41,13 @@ def annotate_view(model: Any, plane: str) -> None:
     update_slice_text(model, plane)
 
 
+def show_annotations(model: Any, visible: bool) -> None:
+    """Show or hide ``model``'s orientation letters and title (colour bars stay with their layers)."""
+    for key, overlay in model.canvas.overlays.items():
+        if key.startswith("medfuse_") or key == "text":
+            overlay.visible = visible
+
+
 def slice_text(point: Any, plane: str) -> str:
     """The view's title and slice position in LPS mm, as ``axial  S 12.5 mm``.
 
@@ -66,10 +73,11 @@ def update_slice_text(model: Any, plane: str) -> None:
         overlay.text = text
 
 
-def update_colorbars(viewer: Any) -> None:
+def update_colorbars(viewer: Any, *, enabled: bool = True) -> None:
     """Show the colour bar (with its scale) of the top visible functional layer (SUV) at the top
-    right and of the top visible anatomical layer (HU) at the bottom right; hide the others'."""
-    shown: dict[str, Any] = {}
+    right and of the top visible anatomical layer (HU) at the bottom right; hide the others'
+    (all of them when not ``enabled``)."""
+    shown: dict[str, Any] = {} if enabled else {"functional": None, "anatomy": None}
     for layer in reversed(list(viewer.layers)):
         colorbar = getattr(layer, "colorbar", None)
         if colorbar is None or layer.__class__.__name__ != "Image" or getattr(layer, "rgb", False):

@@ -47,21 +47,26 @@ def build_window(viewer: Any, *, layout: str = "2x2") -> dict[str, Any]:
     panels["Orthogonal views"] = OrthoViews(viewer, layout=layout)
     panels["Orthogonal views"].embed(viewer.window)
     annotate_view(viewer, "axial")
-    follow_colorbars(viewer)
+    follow_colorbars(viewer, panels["Orthogonal views"].show_letters)
     return panels
 
 
-def follow_colorbars(viewer: Any) -> None:
-    """Keep the colour bars (SUV, HU) on the layers shown as layers come, go and hide."""
+def follow_colorbars(viewer: Any, switch: Any) -> None:
+    """Keep the colour bars (SUV, HU) on the layers shown as layers come, go and hide, while the
+    check box ``switch`` is ticked."""
     from medfuse.napari._annotations import update_colorbars
 
+    def update(_event: Any = None) -> None:
+        update_colorbars(viewer, enabled=switch.isChecked())
+
     def on_inserted(event: Any) -> None:
-        event.value.events.visible.connect(lambda _e: update_colorbars(viewer))
-        update_colorbars(viewer)
+        event.value.events.visible.connect(update)
+        update()
 
     viewer.layers.events.inserted.connect(on_inserted)
-    viewer.layers.events.removed.connect(lambda _e: update_colorbars(viewer))
-    viewer.layers.events.moved.connect(lambda _e: update_colorbars(viewer))
+    viewer.layers.events.removed.connect(update)
+    viewer.layers.events.moved.connect(update)
+    switch.toggled.connect(update)
 
 
 def default_fov_mm(viewer: Any) -> float:

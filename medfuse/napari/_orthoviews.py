@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from qtpy.QtCore import QTimer
-from qtpy.QtWidgets import QCheckBox, QGridLayout, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QCheckBox, QGridLayout, QHBoxLayout, QVBoxLayout, QWidget
 
-from medfuse.napari._annotations import annotate_view, update_slice_text
+from medfuse.napari._annotations import annotate_view, show_annotations, update_slice_text
 from medfuse.napari._layers import layer_data_to_world, set_layer_data
 from medfuse.napari._layouts import LAYOUTS
 
@@ -102,10 +102,18 @@ class OrthoViews(QWidget):
         self.show_crosshair = QCheckBox("crosshair")
         self.show_crosshair.setChecked(True)
         self.show_crosshair.toggled.connect(lambda _on: self._update_crosshairs())
+        self.show_letters = QCheckBox("orientation and position")
+        self.show_letters.setChecked(True)
+        self.show_letters.toggled.connect(
+            lambda on: [show_annotations(m, on) for m in self.all_models()])
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
         box.addLayout(self._grid, 1)
-        box.addWidget(self.show_crosshair)
+        options = QHBoxLayout()
+        options.addWidget(self.show_crosshair)
+        options.addWidget(self.show_letters)
+        options.addStretch(1)
+        box.addLayout(options)
         for name in ("inserted", "removed", "moved"):
             getattr(viewer.layers.events, name).connect(self._schedule_resync)
         viewer.layers.events.removed.connect(self._on_main_removed)
@@ -129,6 +137,7 @@ class OrthoViews(QWidget):
         self._watch_frames(qt_viewer.canvas)
         self._grid.addWidget(qt_viewer, *self._cells[plane])
         annotate_view(model, plane)
+        show_annotations(model, self.show_letters.isChecked())
         self.models[plane] = model
         self._canvases[plane] = qt_viewer.canvas
         self._qt_viewers.append(qt_viewer)
@@ -154,6 +163,11 @@ class OrthoViews(QWidget):
         for column in {c for _, c in cells}:
             self._grid.setColumnStretch(column, 1)
         center.layout().addWidget(self)
+        # a QOpenGLWidget that changes parent gets a new GL context, made when it is next shown:
+        # make it now, so that layers added in this event-loop turn find one
+        if window._qt_window.isVisible():
+            qt_viewer.show()
+            qt_viewer.canvas.native.grabFramebuffer()
 
     @property
     def synced(self) -> bool:

@@ -389,7 +389,10 @@ def test_medfuse_info_json(parts: tuple[str, ...], capsys: pytest.CaptureFixture
     assert len(entries) == expected
     for entry in entries:
         assert len(entry["size"]) == 3 and len(entry["direction"]) == 9 and entry["series_uid"]
-        assert (entry["suv_factor"] is None) == (entry["modality"] != "PT")
+        # PET, and SPECT stored as PT (the Lu-177 series, shown as NM), have SUV factors
+        assert (entry["suv_factor"] is None) == (entry["modality"] not in ("PT", "NM"))
+    if path.name == "spect_lu177_pt":
+        assert entries[0]["modality"] == "NM" and entries[0]["units"] == "SUVbw"
 
 
 def test_compressed_and_preamble_less_files(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ def _window(make_napari_viewer, qtbot, layers):
     panels = build_window(viewer)
     add_layer_data(viewer, layers)
     viewer.dims.point = WORLD_HOT
-    qtbot.waitUntil(lambda: panels["Orthogonal views"].synced, timeout=10_000)
+    qtbot.waitUntil(lambda: panels["Orthogonal views"].synced, timeout=30_000)
     return viewer, panels
 
 
@@ -55,6 +55,7 @@ def _idle(qtbot, runner, timeout=60_000):
 def test_pet_overlay_is_drawn_in_colour_over_the_grey_ct(app):
     viewer, panels = app
     panels["Orthogonal views"].show_crosshair.setChecked(False)
+    panels["Orthogonal views"].show_letters.setChecked(False)  # letters and bars are not the CT
     ct_layer, pet_layer = viewer.layers["CT ct"], viewer.layers["PT pet"]
     assert viewer.layers.index(pet_layer) > viewer.layers.index(ct_layer)
     assert pet_layer.colormap.name == "inferno overlay"
@@ -71,7 +72,8 @@ def test_pet_overlay_is_drawn_in_colour_over_the_grey_ct(app):
 
 
 def test_hot_spot_of_4mm_pet_lands_on_the_1mm_ct_marker_on_screen(app):
-    viewer, _ = app
+    viewer, panels = app
+    panels["Orthogonal views"].show_letters.setChecked(False)  # only the images are bright
     ct_layer, pet_layer = viewer.layers["CT ct"], viewer.layers["PT pet"]
     pet_layer.visible = False
     ct_shot = viewer.screenshot(canvas_only=True, flash=False)[..., 0].astype(float)
@@ -87,8 +89,10 @@ def test_orthogonal_views_share_layers_and_cursor(app, qtbot):
     viewer, panels = app
     ortho = panels["Orthogonal views"]
     for plane, model in ortho.models.items():
-        assert [x.name for x in model.layers] == [x.name for x in viewer.layers], plane
-        assert model.layers["CT ct"].data is viewer.layers["CT ct"].data  # shared, not copied
+        shown = ["PT pet"] if plane == "mip" else [x.name for x in viewer.layers]  # MIP: PET only
+        assert [x.name for x in model.layers] == shown, plane
+        assert model.layers["PT pet"].data is viewer.layers["PT pet"].data  # shared, not copied
+    assert ortho.models["mip"].layers["PT pet"].projection_mode == "max"
     target = (30.0, -20.0, 0.0)
     ortho.set_cursor(target)
     qtbot.waitUntil(lambda: ortho.synced, timeout=2000)  # the other views follow, one per turn
