@@ -27,8 +27,9 @@ DATA = REPO.parent / "shared" / "data" / "fusion2d" / "harvard"
 KEYS = ("EN", "SD", "SF", "MI", "SCD", "VIF", "Qabf", "SSIM")
 EXTRA = ("AG", "PSNR", "CC")
 #: what the issue asks of a fusion that keeps both images (lower is better for "noise")
-KEEPS = ("MEF", "MEF-bs", "chroma", "noise", "VIF-shift", "Qabf-shift")
-NOISE_SIGMA, SHIFT = 10.0, 2
+KEEPS = ("MEF", "MEF-bs", "chroma", "noise", "VIF-shift", "Qabf-shift", "VIF-lowcount",
+         "Qabf-lowcount")
+NOISE_SIGMA, SHIFT, LOW_COUNTS = 10.0, 2, 30.0
 
 
 def val_pairs() -> list[tuple[str, str, Path, Path]]:
@@ -55,6 +56,12 @@ def _noisy(volume, rng):  # noqa: ANN001, ANN202
     return _with_array(volume, volume.array + rng.normal(0.0, NOISE_SIGMA, volume.array.shape))
 
 
+def _low_count(volume, rng):  # noqa: ANN001, ANN202
+    """The functional input as a low-count scan: Poisson noise at LOW_COUNTS for a value of 255."""
+    scale = LOW_COUNTS / 255.0
+    return _with_array(volume, rng.poisson(volume.array * scale) / scale)
+
+
 def _shifted(volume):  # noqa: ANN001, ANN202
     """The functional input moved by SHIFT px along x and y (residual misregistration)."""
     return volume.with_array(np.roll(volume.array, (SHIFT, SHIFT), axis=(0, 1)))
@@ -67,7 +74,9 @@ def quality(methods: list[str], pairs: list[tuple[str, str, Path, Path]], *,
     Besides the CDDFuse-convention metrics: the complementarity (MEF-SSIM, all windows and where
     the brighter source is the smoother one), the chroma ratio (pseudo-colour inputs), the noise
     pass-through (RMS change of the fused luma over RMS of the noise added to the grey input) and
-    VIF / Qabf with the functional input moved by SHIFT px, as a fraction of their value without.
+    VIF / Qabf with the functional input moved by SHIFT px, and with it as a low-count scan
+    (Poisson, LOW_COUNTS for 255; scored against the clean sources), as fractions of their value
+    on the clean, aligned pair.
     ``params``: options of the learned method (``{"bundle": DIR}`` to score another bundle).
     """
     from medfuse.fusion import fuse
@@ -101,6 +110,10 @@ def quality(methods: list[str], pairs: list[tuple[str, str, Path, Path]], *,
             b_moved = luma(moved.array, rgb=moved.is_rgb)
             m["VIF-shift"] = vif_sum(f_moved, a, b_moved) / max(m["VIF"], 1e-9)
             m["Qabf-shift"] = qabf(f_moved, a, b_moved) / max(m["Qabf"], 1e-9)
+            low = _low_count(vb, rng)
+            f_low = luma(fuse([va, low], method=method, **options).array, rgb=fused.is_rgb)
+            m["VIF-lowcount"] = vif_sum(f_low, a, b) / max(m["VIF"], 1e-9)
+            m["Qabf-lowcount"] = qabf(f_low, a, b) / max(m["Qabf"], 1e-9)
             m["s/pair"] = seconds
             table.setdefault(kind, {}).setdefault(method, []).append(m)
     return {k: {meth: {key: float(np.nanmean([r.get(key, np.nan) for r in rows])) for key in rows[0]}
@@ -186,14 +199,46 @@ def markdown(results: dict, methods: list[str], default: str) -> str:
         lines.append("\nWhat each method keeps of both images (MEF: MEF-SSIM over all windows; "
                      "MEF-bs: where the brighter source is the smoother one; chroma: of the "
                      "pseudo-colour source; noise: pass-through of sigma-10 noise in the MRI, lower "
-                     f"is better; -shift: VIF and Qabf with the functional image moved {SHIFT} px, "
-                     "as a fraction of their value without):\n")
+                     f"is better; -shift: VIF and Qabf with the functional image moved {SHIFT} px; "
+                     f"-lowcount: with it as a low-count scan, Poisson at {LOW_COUNTS:.0f} counts "
+                     "for 255, scored against the clean sources; both as fractions of the value on "
+                     "the clean pair):\n")
         lines.append("| method | " + " | ".join(KEEPS) + " |")
         lines.append("|---" * (len(KEEPS) + 1) + "|")
         for method in methods:
             r = rows[method]
             lines.append(f"| {method} | " + " | ".join(
                 "-" if np.isnan(r.get(k, np.nan)) else f"{r[k]:.3f}" for k in KEEPS) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def goal_check(results: dict, default: str = "learned2d") -> str:
+    """Markdown table: the issue's goals for the default method, per pair type, met or not."""
+    lines = ["| pair | MEF >= best anchor | MEF-bs >= best anchor | VIF, Qabf, SSIM >= LAPLACIAN "
+             "| SSIM >= 95 % MAX | chroma >= 0.97 | noise <= 0.6 | shift, low-count >= LAPLACIAN |",
+             "|---|---|---|---|---|---|---|---|"]
+
+    def mark(ok: bool, text: str) -> str:
+        return ("met: " if ok else "NOT met: ") + text
+
+    for kind, rows in results.items():
+        r, lap = rows[default], rows["laplacian"]
+        anchors = [m for m in ("maximum", "average", "laplacian") if m in rows]
+        cells = []
+        for key in ("MEF", "MEF-bs"):
+            best = max(anchors, key=lambda m: rows[m][key])
+            cells.append(mark(r[key] >= rows[best][key], f"{r[key]:.3f} vs {best} {rows[best][key]:.3f}"))
+        detail = [k for k in ("VIF", "Qabf", "SSIM") if r[k] < lap[k]]
+        cells.append(mark(not detail, "all three" if not detail else "below on " + ", ".join(detail)))
+        share = r["SSIM"] / rows["maximum"]["SSIM"]
+        cells.append(mark(share >= 0.95, f"{share:.0%}"))
+        chroma = r.get("chroma", np.nan)
+        cells.append("-" if np.isnan(chroma) else mark(chroma >= 0.97, f"{chroma:.3f}"))
+        cells.append(mark(r["noise"] <= 0.6, f"{r['noise']:.2f}"))
+        robust = [k for k in ("VIF-shift", "Qabf-shift", "VIF-lowcount", "Qabf-lowcount")
+                  if r[k] < lap[k] - 0.005]
+        cells.append(mark(not robust, "all four" if not robust else "below on " + ", ".join(robust)))
+        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -218,14 +263,19 @@ def speed(pairs: list[tuple[str, str, Path, Path]], sizes: list[int], repeat: in
     return "\n".join(lines) + "\n"
 
 
-#: held-out slices of the picture grid: hot PET/SPECT over MRI folds, and bone next to soft tissue
-GRID = (("PET-MRI", "41030"), ("PET-MRI", "41045"), ("SPECT-MRI", "3015"), ("SPECT-MRI", "35012"),
-        ("CT-MRI", "33010"))
+#: held-out slices of the picture grid (hot PET/SPECT over MRI folds, bone next to soft tissue),
+#: each with the top-left corner (y, x) of the 128 x 128 region its zoomed grid shows
+GRID = (("PET-MRI", "41030", (96, 64)), ("PET-MRI", "41045", (100, 64)),
+        ("SPECT-MRI", "3015", (64, 64)), ("SPECT-MRI", "35012", (64, 64)),
+        ("CT-MRI", "33010", (40, 64)))
 GRID_METHODS = (("MedFuse", "learned2d"), ("MAX", "maximum"), ("LAPLACIAN", "laplacian"))
 
 
-def picture_grid(path: Path) -> Path:
-    """A PNG grid of held-out pairs: the two sources, MedFuse, MAX and LAPLACIAN, side by side."""
+def picture_grid(path: Path, *, zoom: bool = False) -> Path:
+    """A PNG grid of held-out pairs: the two sources, MedFuse, MAX and LAPLACIAN, side by side.
+
+    ``zoom``: each tile shows its row's 128 x 128 region at twice the size (nearest neighbour).
+    """
     from PIL import Image, ImageDraw
 
     from medfuse.fusion import fuse
@@ -238,13 +288,17 @@ def picture_grid(path: Path) -> Path:
     draw = ImageDraw.Draw(sheet)
     for col, name in enumerate(columns):
         draw.text((col * size + 4, 3), name, fill="black")
-    for row, (kind, stem) in enumerate(GRID):
+    for row, (kind, stem, (y0, x0)) in enumerate(GRID):
         files = [folder / f"{stem}.png" for folder in modality_folders(DATA / kind)]
         sources = [load(f) for f in files]
         tiles = [v.array for v in sources] + [fuse(sources, method=m).array for _, m in GRID_METHODS]
         for col, tile in enumerate(tiles):
-            sheet.paste(Image.fromarray(tile).convert("RGB"), (col * size, label + row * size))
-        draw.text((4, label + row * size + 4), f"{kind} {stem}", fill="yellow")
+            image = Image.fromarray(tile).convert("RGB")
+            if zoom:
+                image = image.crop((x0, y0, x0 + 128, y0 + 128)).resize((size, size), Image.NEAREST)
+            sheet.paste(image, (col * size, label + row * size))
+        draw.text((4, label + row * size + 4), f"{kind} {stem}" + (" (x2)" if zoom else ""),
+                  fill="yellow")
     path.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(path)
     return path
@@ -259,15 +313,21 @@ def main() -> None:
                         help="folder holding an older medfuse package to time side by side")
     parser.add_argument("--speed-only", action="store_true", help="skip the quality tables")
     parser.add_argument("--grid", type=Path, default=None,
-                        help="write the held-out picture grid (docs/images/fusion_grid.png) and exit")
+                        help="write the held-out picture grids (docs/images/fusion_grid.png and its "
+                             "_zoom.png) and exit")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     methods = args.methods.split(",")
     pairs = val_pairs()
     if args.grid:
         picture_grid(args.grid)
+        picture_grid(args.grid.with_name(args.grid.stem + "_zoom.png"), zoom=True)
         return
-    text = "" if args.speed_only else markdown(quality(methods, pairs), methods, "learned2d")
+    text = ""
+    if not args.speed_only:
+        results = quality(methods, pairs)
+        text = markdown(results, methods, "learned2d")
+        text += "\n### Goal check (issue 17)\n\n" + goal_check(results)
     text += ("\n`medfuse fuse --manifest` (default method, fresh process, start-up included):\n\n"
              + speed(pairs, [int(n) for n in args.sizes.split(",")], args.repeat, args.baseline))
     text += ("\n`learned2d` on a 512x512x300 CT+PET volume pair (in process, model loaded, RGB "
