@@ -43,7 +43,7 @@ def registration_error(study: Study, truth: dict[str, Any]) -> dict:
     points = sample_points(study.fixed, body, n=2000)
     true = truth_transforms(truth)
     errors = {}
-    for name, registration in zip(study.roles, study.registrations):
+    for name, registration in zip(MOVING, study.registrations):
         if registration is None:
             continue
         tre = tre_against_truth(registration.transform, true[name], points)
@@ -84,11 +84,11 @@ def run_demo(out_dir: str | Path, *, say: Callable[[str], None] = logger.info) -
     truth = json.loads((study_dir / "truth.json").read_text())
     say(f"sample study written to {study_dir}")
 
-    inputs = StudyInputs(fixed=study_dir / "ct" / "dicom", fixed_role="ct", roles=MOVING,
+    inputs = StudyInputs(fixed=study_dir / "ct" / "dicom",
                          moving=[study_dir / name / "dicom" for name in MOVING],
                          masks=[study_dir / "labels" / "lesions.nii.gz"])
     say("registering MR and PET to CT (elastix rigid)...")
-    study = run_study(inputs, registration_mode="register", partner="pet")
+    study = run_study(inputs, registration_mode="register")  # fused with the PET: functional
     errors = registration_error(study, truth)
     for name, e in errors.items():
         say(f"  {name}: TRE {e['tre_mean_mm']:.2f} mm mean (was {e['misalignment_before_mean_mm']:.1f} mm)")
@@ -97,7 +97,7 @@ def run_demo(out_dir: str | Path, *, say: Callable[[str], None] = logger.info) -
         study, out / "results", inputs=inputs.paths(), items=("registered", "fused", "masks"),
         formats=("nifti", "png", "transforms"),
         extra={"truth": {"registration_error": errors, "source": "study/truth.json"}})
-    pet, mr = (study.registered[MOVING.index(name)] for name in ("pet", "mr"))
+    pet, mr = (study.registered[MOVING.index(name)] for name in ("pet", "mr"))  # roles pt, mr
     rows = [("CT + PET", study.fixed, pet), ("MR registered", mr, None),
             ("fused CT/PET", study.fused, None)]
     with atomic_path(out / "overlays.png") as tmp:

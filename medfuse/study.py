@@ -11,8 +11,8 @@ Examples
 >>> ct = Volume(np.zeros((2, 3, 4), np.int16), modality="CT", units="HU")
 >>> pet = Volume(np.ones((2, 3, 4), np.float32), modality="PT", units="SUVbw")
 >>> study = Study(fixed=ct, moving=[pet])
->>> study.roles, study.series_names(), study.partner_index()
-(['pt'], ['CT (fixed)', 'PT (moving 1)'], 0)
+>>> study.fixed_role, study.roles, study.series_names(), study.partner_index()
+('ct', ['pt'], ['CT (fixed)', 'PT (moving 1)'], 0)
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class Study:
     moving : the other series, on their own grids, in input order.
     roles : a name per moving series (pipeline input names, or :func:`default_roles`); they name
         the study's output files.
-    fixed_role : the fixed series' name (``"fixed"`` unless the caller names it).
+    fixed_role : the fixed series' name (by default its modality in lower case, e.g. ``"ct"``).
     masks : label maps in the fixed series' space (RTSTRUCT contours rasterised on its grid).
     registered : each moving series on the fixed grid (filled by registration).
     registrations : each moving series' ``RegistrationResult``, or None where scanner alignment
@@ -69,7 +69,7 @@ class Study:
     fixed: Volume
     moving: list[Volume]
     roles: list[str] = field(default_factory=list)
-    fixed_role: str = "fixed"
+    fixed_role: str = ""
     masks: list[Volume] = field(default_factory=list)
     registered: list[Volume] = field(default_factory=list)
     registrations: list[Any] = field(default_factory=list)
@@ -83,6 +83,7 @@ class Study:
 
     def __post_init__(self) -> None:
         self.moving = list(self.moving)
+        self.fixed_role = self.fixed_role or self.fixed.modality.lower() or "fixed"
         if not self.roles:
             self.roles = default_roles(self.moving, self.fixed)
         if len(self.roles) != len(self.moving):

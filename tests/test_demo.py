@@ -22,9 +22,9 @@ def demo_out(tmp_path_factory):
 def test_demo_writes_every_promised_output(demo_out):
     out, written = demo_out
     results = out / "results"
-    for name in ("volumes/mr_registered.nii.gz", "volumes/pet_registered.nii.gz",
+    for name in ("volumes/mr_registered.nii.gz", "volumes/pt_registered.nii.gz",
                  "volumes/fused.nii.gz", "masks/mask_1.nii.gz", "overlays/overlay_axial.png",
-                 "report.json", "report.html", "report.pdf", "transforms/pet/transform.tfm"):
+                 "report.json", "report.html", "report.pdf", "transforms/pt/transform.tfm"):
         assert (results / name).stat().st_size > 0, name
     assert (out / "overlays.png").stat().st_size > 0
     assert set(written.values()) <= {p for p in out.rglob("*")}
@@ -42,7 +42,7 @@ def test_demo_registration_recovers_the_known_misalignment(demo_out):
 def test_demo_outputs_lie_on_the_ct_grid_and_pet_is_in_suv(demo_out):
     out, _ = demo_out
     ct = load(out / "study" / "ct" / "dicom")
-    pet = load(out / "results" / "volumes" / "pet_registered.nii.gz")
+    pet = load(out / "results" / "volumes" / "pt_registered.nii.gz")
     fused = load(out / "results" / "volumes" / "fused.nii.gz")
     assert pet.same_grid(ct) and fused.same_grid(ct)
     assert (pet.modality, pet.units) == ("PT", "SUVbw")

@@ -48,7 +48,7 @@ class StudyInputs:
     modalities: dict[str, str] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
     roles: Sequence[str] = ()
-    fixed_role: str = "fixed"
+    fixed_role: str = ""
 
     def paths(self) -> list[Path]:
         """The inputs given as paths (what outputs must never overwrite)."""

@@ -15,7 +15,7 @@ from tests.conftest import real_data
 
 pytestmark = pytest.mark.slow
 
-SERIES = ("volumes/fixed_dicom", "volumes/pt_registered_dicom", "volumes/fused_dicom",
+SERIES = ("volumes/ct_dicom", "volumes/pt_registered_dicom", "volumes/fused_dicom",
           "overlays/overlay_sc")
 
 
@@ -84,8 +84,8 @@ def test_dcm2niix_reads_every_series_onto_the_fixed_grid(study_folder: Path,
                                                          tmp_path: Path) -> None:
     if shutil.which("dcm2niix") is None:
         pytest.skip("dcm2niix (Debian package dcm2niix) is not installed")
-    reference, _ = _canonical(study_folder / "volumes" / "fixed.nii.gz")
-    own = {"volumes/fixed_dicom": "fixed", "volumes/pt_registered_dicom": "pt_registered",
+    reference, _ = _canonical(study_folder / "volumes" / "ct.nii.gz")
+    own = {"volumes/ct_dicom": "ct", "volumes/pt_registered_dicom": "pt_registered",
            "volumes/fused_dicom": "fused"}
     for series in SERIES:
         name = series.replace("/", "_")

@@ -198,7 +198,7 @@ def test_write_study_beside_its_inputs_in_the_one_layout(study: Study, tmp_path:
     assert names[:4] == ["masks/mask_1.nii.gz", "overlays/overlay_axial.png",
                          "overlays/overlay_coronal.png", "overlays/overlay_montage.png"]
     assert {"report.json", "report.html", "report.pdf", "transforms/mr/transform.tfm",
-            "volumes/fixed.nii.gz", "volumes/pt_registered.nii.gz",
+            "volumes/ct.nii.gz", "volumes/pt_registered.nii.gz",
             "volumes/mr_registered.nii.gz", "volumes/fused.nii.gz"} <= set(names)
     assert set(out.values()) <= {*folder.rglob("*")}
     assert inputs[0].read_bytes() == before
