@@ -91,8 +91,9 @@ def display_defaults(volume: Volume, *, alone: bool = False) -> dict[str, Any]:
 
     Anatomical images (CT, MR) are grey and opaque; functional ones (PET, SPECT) are a colour map
     whose low end is transparent (:func:`overlay_colormap`), drawn over the anatomy, or opaque in
-    the plain colour map when shown ``alone`` (no anatomy: the body outline stays visible), and
-    interpolated linearly (their voxels are 2-5 times the CT's). CT opens on
+    the plain colour map when shown ``alone`` (no anatomy: the body outline stays visible). Images
+    are drawn with linear interpolation, as reading stations do (a 4 mm PET voxel is no square
+    block). CT opens on
     its first window (soft tissue), PET on SUV 0-10 when in SUV, other images on robust percentiles
     of a subsample (the data are never scanned whole).
 
@@ -103,7 +104,7 @@ def display_defaults(volume: Volume, *, alone: bool = False) -> dict[str, Any]:
     (-160.0, 240.0)
     """
     if volume.is_rgb:
-        return {"blending": "translucent", "opacity": 1.0}
+        return {"blending": "translucent", "opacity": 1.0, "interpolation2d": "linear"}
     spec = get_modality(volume.modality)
     windows = window_presets(volume)
     if windows:
@@ -125,6 +126,7 @@ def display_defaults(volume: Volume, *, alone: bool = False) -> dict[str, Any]:
         "contrast_limits": (float(limits[0]), float(limits[1])),
         "blending": "translucent_no_depth",
         "opacity": 1.0,
+        "interpolation2d": "linear",
     }
 
 
@@ -283,6 +285,24 @@ def layer_to_volume(layer: Layer) -> Volume:
 def is_medfuse_data_layer(layer: Layer) -> bool:
     """True for image and labels layers (volumes), not points, shapes or other annotations."""
     return layer.__class__.__name__ in ("Image", "Labels")
+
+
+def layer_value(layer: Layer, world_point: Any) -> Any:
+    """The value of ``layer``'s nearest voxel at a world point (napari z, y, x), read from its data
+    whether or not the layer is visible or sliced there; None outside its grid.
+
+    Examples
+    --------
+    >>> from napari.layers import Image
+    >>> layer = Image(np.arange(24).reshape(2, 3, 4), scale=(2, 2, 2), visible=False)
+    >>> int(layer_value(layer, (2.0, 4.0, 6.0))), layer_value(layer, (9.0, 0.0, 0.0))
+    (23, None)
+    """
+    index = np.round(np.asarray(layer.world_to_data(tuple(world_point)), float)).astype(int)
+    shape = np.asarray(layer.data.shape[: len(index)])
+    if np.any(index < 0) or np.any(index >= shape):
+        return None
+    return layer.data[tuple(index)]
 
 
 def format_value(layer: Layer, value: Any) -> str:

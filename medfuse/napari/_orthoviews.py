@@ -94,6 +94,7 @@ class OrthoViews(QWidget):
         self._catch_up_timer.setSingleShot(True)
         self._catch_up_timer.timeout.connect(self._catch_up_one)
         self._watch_frames(self._canvases["axial"])
+        self._canvases["axial"].events.resize.connect(self._on_main_resize)
         self._grid = QGridLayout()
         self._grid.setContentsMargins(0, 0, 0, 0)
         self._grid.setSpacing(2)
@@ -187,6 +188,11 @@ class OrthoViews(QWidget):
             if len(model.layers):
                 model.reset_view()
                 self._focus_view(model)
+        self._focus_view(self.viewer)  # the main view keeps its own fit unless centred
+
+    def _on_main_resize(self, _event: Any = None) -> None:
+        if self.focus is not None:
+            self._fit_timer.start()
 
     def centre_on(self, world_point: Any, *, fov_mm: float) -> None:
         """Move the cursor to ``world_point`` (napari z, y, x mm) and centre every view on it,
@@ -452,6 +458,7 @@ class OrthoViews(QWidget):
         self.viewer.dims.events.ndisplay.disconnect(self._update_crosshairs)
         self._canvases["axial"].events.draw.disconnect(self._on_main_draw)
         self._watch_frames(self._canvases["axial"], watch=False)
+        self._canvases["axial"].events.resize.disconnect(self._on_main_resize)
         if self._click_moves_cursor in self.viewer.mouse_drag_callbacks:
             self.viewer.mouse_drag_callbacks.remove(self._click_moves_cursor)
         for source in self._followed.values():

@@ -13,7 +13,13 @@ from magicgui.widgets import ComboBox, FloatSlider, SpinBox
 from qtpy.QtCore import QObject, QTimer
 
 from medfuse.modalities import get_modality
-from medfuse.napari._layers import format_value, is_medfuse_data_layer, layer_to_volume, window_presets
+from medfuse.napari._layers import (
+    format_value,
+    is_medfuse_data_layer,
+    layer_to_volume,
+    layer_value,
+    window_presets,
+)
 from medfuse.napari._widgets._common import LayerPicker, Panel, info_label
 from medfuse.volume import Volume
 
@@ -64,7 +70,7 @@ def readout_lines(viewer: Any, position: Any) -> list[str]:
         if not is_medfuse_data_layer(layer):
             continue
         try:
-            value = layer.get_value(position, world=True)
+            value = layer_value(layer, position)
         except Exception:  # noqa: BLE001 - a layer changing under the cursor reads as no value
             value = None
         hidden = "" if layer.visible else " (hidden)"
@@ -197,7 +203,7 @@ class InspectPanel(Panel):
             return None
         layers = self.viewer.layers
         if layers.index(moving) < layers.index(fixed):
-            layers.move(layers.index(moving), layers.index(fixed))
+            layers.move(layers.index(moving), layers.index(fixed) + 1)  # napari: before removal
         fixed.visible = moving.visible = True
         return fixed, moving
 
@@ -250,7 +256,7 @@ class InspectPanel(Panel):
     def value_at(self, world_point: Any) -> dict[str, Any]:
         """Every data layer's value at a world point (napari z, y, x), by layer name."""
         return {
-            layer.name: layer.get_value(tuple(np.asarray(world_point, float)), world=True)
+            layer.name: layer_value(layer, np.asarray(world_point, float))
             for layer in self.viewer.layers
             if is_medfuse_data_layer(layer)
         }

@@ -16,6 +16,7 @@ from typing import Any
 
 from magicgui.widgets import CheckBox, ComboBox, PushButton
 
+from medfuse.napari._display_grid import display_volume
 from medfuse.napari._layers import layer_data_to_world, layer_to_volume, set_layer_data
 from medfuse.napari._tasks import in_subprocess, register_volumes
 from medfuse.napari._widgets._common import LayerPicker, Panel, info_label
@@ -138,6 +139,7 @@ class RegisterPanel(Panel):
 
         def done(output: tuple[Volume, Any]) -> None:
             volume, result = output
+            volume = display_volume(volume, reference=fixed)  # a result on a tilted grid
             moving_layer.metadata["registration"] = {"moving": moving, "result": result}  # Export
             if result is None:  # the scanner alignment is what the layer shows already
                 self.runner.show_message(f"{moving_layer.name}: kept the scanner alignment")
