@@ -31,7 +31,7 @@ from medfuse.volume import Volume
 logger = logging.getLogger(__name__)
 
 SCHEMA = "medfuse-report"
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 SCANNER_ALIGNMENT = "scanner alignment kept"
 
 #: fusion metric -> what it measures (definitions in docs/metrics.md)
