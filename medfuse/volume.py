@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import numpy as np
 
@@ -24,6 +24,36 @@ if TYPE_CHECKING:  # pragma: no cover
     import SimpleITK as sitk
 
 Interpolation = Literal["linear", "nearest", "bspline"]
+#: the ``units`` that mark a label map (0 = background, each other value one ROI): the one mark
+#: every reader, writer and panel asks through :attr:`Volume.is_label`
+LABEL_UNITS = "label"
+
+
+class VolumeMeta(TypedDict, total=False):
+    """What ``Volume.meta`` may hold: provenance and de-identified descriptors, all optional.
+
+    Readers fill the provenance keys; nothing here is patient identity (the study model holds that
+    apart, :class:`medfuse.study.Study`).
+    """
+
+    source: str  # the file or folder the volume was read from
+    format: str  # "dicom", "nifti", "image2d", "rtstruct", or a plugin's
+    description: str  # DICOM SeriesDescription or the file name
+    n_files: int
+    series_uid: str
+    study_uid: str
+    frame_of_reference_uid: str
+    series_datetime: str  # ISO 8601
+    suv_factor: float  # the factor applied to reach SUVbw (PET)
+    suv_unavailable: str  # why a PET stays in its own units
+    pet: dict[str, Any]  # acquisition facts the DICOM writer stores (weight, dose, times ...)
+    rgb: bool  # a pseudo-colour image: the array's trailing axis of 3 is colour
+    labels: dict[int, str]  # label map: value -> ROI name
+    color: Any  # display colour of an ROI (RTSTRUCT's ROIDisplayColor)
+    method: str  # fused volume: the fusion method resolved
+    label_map: bool  # the app's reader: shown as a labels layer (see Volume.is_label)
+    extent_mm: float  # the app's display grid
+    display_resampled: str  # the app's display grid: from which grid it was resampled
 
 
 @dataclass(eq=False)
@@ -46,7 +76,7 @@ class Volume:
     direction: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
     modality: str = "OT"
     units: str = "a.u."
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: VolumeMeta = field(default_factory=dict)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         self.array = np.asarray(self.array)
@@ -78,6 +108,13 @@ class Volume:
     def is_rgb(self) -> bool:
         """True for pseudo-colour images stored as RGB (trailing axis of 3)."""
         return bool(self.meta.get("rgb"))
+
+    @property
+    def is_label(self) -> bool:
+        """True for a label map: ``units`` :data:`LABEL_UNITS` (readers of RTSTRUCT, SEG and label
+        files set it; a DICOM SEG modality or the app's ``label_map`` flag count too)."""
+        return self.units == LABEL_UNITS or self.modality == "SEG" or bool(
+            self.meta.get("label_map"))
 
     @property
     def orientation(self) -> str:

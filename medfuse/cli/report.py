@@ -48,14 +48,14 @@ def report(
 ) -> None:
     """Register each MOVING series to FIXED, fuse, quantify ROIs and write the study folder."""
     from medfuse.io.paths import check_inputs_exist
-    from medfuse.workflow import EXPORT_FORMATS, StudyInputs, check_study_output, run_study, \
-        write_study
-    from medfuse.report.exports import check_choices
+    from medfuse.workflow import EXPORT_FORMATS, StudyInputs, check_choices, check_study_output, \
+        run_study, write_study
     from medfuse.workflow.summary import study_summary
 
     formats = check_choices(export_format) if export_format else \
         (EXPORT_FORMATS if export else ())
-    codes = {path: value.partition(":") for path, value in per_path(modality, "--modality", "PATH=CODE[:UNITS]").items()}
+    codes = {path: value.partition(":")
+             for path, value in per_path(modality, "--modality", "PATH=CODE[:UNITS]").items()}
     value_units = {path: u for path, (_, _, u) in codes.items() if u}
     value_units.update(per_path(units, "--units", "PATH=UNITS"))
     inputs = StudyInputs(fixed=fixed, moving=list(moving), masks=list(mask),

@@ -21,6 +21,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from medfuse.errors import RegistrationError
+from medfuse.progress import Progress
 from medfuse.registration import inputs, quality
 from medfuse.registration.presets import (
     ParameterMap,
@@ -44,8 +45,6 @@ from medfuse.volume import Volume
 logger = logging.getLogger(__name__)
 
 Init = Literal["geometry", "center", "moments", "landmarks", "none"]
-#: progress(step, total, message): called before each stage and once at the end (step == total)
-Progress = Callable[[int, int, str], None]
 
 
 #: elastix works on images binned to about this spacing (mm): accuracy is sub-voxel of it, and

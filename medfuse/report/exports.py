@@ -84,7 +84,7 @@ def dicom_storage(volume: Volume) -> str | None:
     MR Image Storage (values without physical units, DERIVED) for other grey volumes such as a fused
     image in a.u.; None for RGB (exported as Secondary Capture instead) and for label maps (units
     ``label``: exported as DICOM SEG instead)."""
-    if volume.is_rgb or volume.units == "label" or volume.modality == "SEG":
+    if volume.is_rgb or volume.is_label:
         return None
     return volume.modality if volume.modality in _DICOM_IMAGE_MODALITIES else "MR"
 

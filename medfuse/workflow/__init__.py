@@ -30,6 +30,7 @@ from medfuse.workflow.flow import (
 )
 from medfuse.workflow.output import (
     EXPORT_FORMATS,
+    check_choices,
     ITEMS,
     REPORT_FORMATS,
     check_study_output,
@@ -39,7 +40,7 @@ from medfuse.workflow.output import (
 
 __all__ = [
     "EXPORT_FORMATS", "ITEMS", "MODES", "REPORT_FORMATS", "Study", "StudyInputs",
-    "check_study_output", "export_study", "fuse_study", "fusion_quality", "load_study",
-    "quantify_study", "register_series", "register_study", "resample_series", "run_study", "study_of_registrations",
-    "write_study",
+    "check_choices", "check_study_output", "export_study", "fuse_study", "fusion_quality",
+    "load_study", "quantify_study", "register_series", "register_study", "resample_series",
+    "run_study", "study_of_registrations", "write_study",
 ]

@@ -31,7 +31,7 @@ from medfuse.volume import Volume
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EXPORT_FORMATS", "ITEMS", "REPORT_FORMATS", "check_study_output",
+__all__ = ["EXPORT_FORMATS", "ITEMS", "REPORT_FORMATS", "check_choices", "check_study_output",
            "export_study", "study_volumes", "write_study"]
 
 #: what can be exported, and in which formats
