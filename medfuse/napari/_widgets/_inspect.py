@@ -49,11 +49,14 @@ def compare_volumes(fixed: Volume, moving: Volume, *, view: str, squares: int = 
 def cursor_point(viewer: Any) -> tuple[float, ...] | None:
     """The world point under the mouse (napari z, y, x) on the slice shown now: the cursor's
     displayed axes and the current slice position on the others (napari keeps the cursor's old
-    slice until the mouse moves)."""
+    slice until the mouse moves); with the mouse off the main view, the shared cursor (the
+    crosshair's centre)."""
+    point = list(viewer.dims.point)
+    if not getattr(viewer, "mouse_over_canvas", True):
+        return tuple(float(p) for p in point) if point else None
     position = tuple(float(p) for p in (viewer.cursor.position or ()))
     if not position or len(position) != viewer.dims.ndim:
         return None
-    point = list(viewer.dims.point)
     for axis in viewer.dims.displayed:
         point[axis] = position[axis]
     return tuple(float(p) for p in point)
