@@ -27,6 +27,7 @@ import numpy as np
 
 from medfuse.errors import InputError, InvalidSeriesError
 from medfuse.io._dicom_grid import Plane, frame_planes, stack_geometry
+from medfuse.io.paths import has_dicm_preamble
 from medfuse.volume import Volume
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -176,7 +177,7 @@ def _read_header(path: Path) -> DicomFile | None:
 
     with path.open("rb") as fh:
         preamble = fh.read(132)
-        is_dicm = len(preamble) == 132 and preamble[128:] == b"DICM"
+        is_dicm = has_dicm_preamble(preamble)
         if not is_dicm and path.suffix.lower() not in _FORCE_SUFFIXES:
             return None
         fh.seek(0)

@@ -27,18 +27,23 @@ from pathlib import Path
 
 from medfuse.errors import InputError
 
-__all__ = ["check_inputs_exist", "check_output", "check_replaceable", "is_dicom_file",
+__all__ = ["check_inputs_exist", "check_output", "check_replaceable", "has_dicm_preamble",
+           "is_dicom_file",
            "output_folder", "safe_name"]
 
 
+def has_dicm_preamble(head: bytes) -> bool:
+    """Whether the first bytes of a file are the DICOM preamble (128 bytes, then ``DICM``)."""
+    return len(head) >= 132 and head[128:132] == b"DICM"
+
+
 def is_dicom_file(path: str | os.PathLike) -> bool:
-    """Whether ``path`` is a file that starts with the DICOM preamble (128 bytes, then ``DICM``)."""
+    """Whether ``path`` is a file that starts with the DICOM preamble (:func:`has_dicm_preamble`)."""
     try:
         with open(path, "rb") as fh:
-            head = fh.read(132)
+            return has_dicm_preamble(fh.read(132))
     except OSError:
         return False
-    return len(head) == 132 and head[128:132] == b"DICM"
 
 
 def safe_name(text: str, *, default: str = "item", identifier: bool = False) -> str:

@@ -128,14 +128,9 @@ def _files(folder: Path) -> list[Path]:
 
 
 def _is_dicom(path: Path) -> bool:
-    if path.suffix.lower() == ".dcm":
-        return True
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(132)
-    except OSError:
-        return False
-    return len(head) == 132 and head[128:132] == b"DICM"
+    from medfuse.io.paths import is_dicom_file
+
+    return path.suffix.lower() == ".dcm" or is_dicom_file(path)
 
 
 def study_layer_data(volumes: Sequence[Volume]) -> list[LayerDataTuple]:

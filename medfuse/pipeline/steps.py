@@ -69,7 +69,7 @@ def load(state: StudyState, step: LoadStep) -> None:
         roles=pipeline.moving_roles, fixed_role=pipeline.fixed_role,
     ))
     study = state.study
-    state.study.parameters["pipeline"] = pipeline.name
+    study.parameters["pipeline"] = pipeline.name
     for role, volume in [(study.fixed_role, study.fixed), *zip(study.roles, study.moving)]:
         state.summary[f"{role}_size"] = "x".join(map(str, volume.size))
 

@@ -150,3 +150,18 @@ def test_a_batch_study_takes_an_rtstruct_mask(tmp_path: Path) -> None:
     assert state.summary["pet_gtv_mass_ct_suv_max"] == pytest.approx(
         float(pet.array[on_pet].max()), rel=1e-3)
     assert state.summary["ct_gtv_mass_ct_hu_mean"] > -200
+
+
+def test_register_rerun_removes_the_temporaries_of_a_killed_run(tmp_path: Path) -> None:
+    from medfuse.io._atomic import _host
+
+    t1 = real_data("volumes", "spm12_templates", "canonical", "avg152T1.nii")
+    t2 = real_data("volumes", "spm12_templates", "canonical", "avg152T2.nii")
+    stale = tmp_path / f".out.mf999999999_{_host()}_abcdefgh"  # a folder of a process now gone
+    (stale / "half").mkdir(parents=True)
+    (stale / "half" / "registered.nii.gz").write_bytes(b"half")
+    assert main(["register", str(t1), str(t2), "-o", str(tmp_path / "out"), "--fixed-modality",
+                 "MR", "--moving-modality", "MR", "-q"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert {"registered.nii.gz", "transform.tfm", "metrics.json"} <= {
+        p.name for p in (tmp_path / "out").iterdir()}
