@@ -306,9 +306,16 @@ def export_masks_seg(masks: Sequence[Volume], reference_folder: str | Path, fold
                                                                "Morphologically Altered Structure"),
                 segmented_property_type=hd.sr.CodedConcept("108369006", "SCT", "Neoplasm"),
                 algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL))
-    with warnings.catch_warnings():  # highdicom doubts one-word names it copies from the sources
+    pydicom_log = logging.getLogger("pydicom")
+    level = pydicom_log.level
+    with warnings.catch_warnings():  # highdicom doubts one-word names it copies from the sources,
         warnings.filterwarnings("ignore", message=".*unlikely to represent the intended person name")
-        seg = _segmentation(hd, sources, labels, descriptions)
+        warnings.filterwarnings("ignore", message=".*exceeds the maximum length.*")  # cut below
+        pydicom_log.setLevel(logging.ERROR)  # pydicom logs the over-long StudyID it copies too
+        try:
+            seg = _segmentation(hd, sources, labels, descriptions)
+        finally:
+            pydicom_log.setLevel(level)
     if not patient:  # highdicom copies the sources' patient module
         seg.PatientName, seg.PatientID, seg.PatientBirthDate, seg.PatientSex = \
             "Anonymous^", "MEDFUSE", "", ""
