@@ -25,6 +25,8 @@ SECTIONS = [
     ("Registration against the anchors (issue 3)", "registration.py", "results_registration.md",
      ("--out", str(HERE / "results_registration.md"), "--wide", "--command", "--pet-ct",
       "--draws", "8")),
+    ("Deformable registration against exact truth (issue 21)", "deformable.py",
+     "results_deformable.md", ("--out", str(HERE / "results_deformable.md"), "--seeds", "2")),
     ("Fusion against the anchors (issue 4)", "fusion.py", "results_fusion.md", ()),
     ("The app: first render and event-loop stalls (issue 5)", "bench_app.py", "results_app.md", ()),
     ("Batch throughput on Dask (issue 7)", "bench_batch.py", "results_batch.md", ()),
