@@ -40,6 +40,7 @@ class VolumeMeta(TypedDict, total=False):
     format: str  # "dicom", "nifti", "image2d", "rtstruct", or a plugin's
     description: str  # DICOM SeriesDescription or the file name
     n_files: int
+    content_hash: dict[str, Any]  # sha256 of the files read (medfuse.provenance.content_hash)
     series_uid: str
     study_uid: str
     frame_of_reference_uid: str
@@ -54,6 +55,7 @@ class VolumeMeta(TypedDict, total=False):
     label_map: bool  # the app's reader: shown as a labels layer (see Volume.is_label)
     extent_mm: float  # the app's display grid
     display_resampled: str  # the app's display grid: from which grid it was resampled
+    resampled_to: str | None  # the series UID of the grid a resampled volume was put on
 
 
 @dataclass(eq=False)
@@ -155,6 +157,7 @@ class Volume:
                 f"new array shape {array.shape} does not fit the grid {self.array.shape[: self.ndim]}"
             )
         meta = dict(self.meta)
+        meta.pop("content_hash", None)  # it describes this volume's files, not the new array
         meta.update(changes.pop("meta", {}))
         return dataclasses.replace(self, array=array, meta=meta, **changes)
 
@@ -305,5 +308,6 @@ class Volume:
             out,
             modality=self.modality,
             units=self.units,
-            meta={**self.meta, "resampled_to": reference.meta.get("series_uid")},
+            meta={**{k: v for k, v in self.meta.items() if k != "content_hash"},
+                  "resampled_to": reference.meta.get("series_uid")},
         )

@@ -15,7 +15,6 @@ Examples
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import logging
 import math
 import re
@@ -75,37 +74,19 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def content_hash(volume: Volume) -> dict[str, Any]:
-    """sha256 of the files a volume came from (a folder: of its sorted file hashes), else its voxels.
+def input_hash(volume: Volume) -> dict[str, Any]:
+    """The content hash the loader recorded (``meta["content_hash"]``: the files it read), else the
+    sha256 of the voxels (an in-memory volume); the report reads no file.
 
     Examples
     --------
     >>> v = Volume(np.zeros((2, 2, 2), np.uint8))
-    >>> content_hash(v)["of"]
+    >>> input_hash(v)["of"]
     'voxels'
     """
-    source = volume.meta.get("source")
-    path = Path(source) if source else None
-    if path is not None and path.is_file():
-        return {"sha256": _file_sha256(path), "of": "file", "n_files": 1}
-    if path is not None and path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file())
-        digest = hashlib.sha256()
-        for f in files:
-            digest.update(f"{f.relative_to(path).as_posix()}\0{_file_sha256(f)}\n".encode())
-        return {"sha256": digest.hexdigest(), "of": "folder", "n_files": len(files)}
-    digest = hashlib.sha256(np.ascontiguousarray(volume.array).tobytes())
-    digest.update(repr((volume.array.shape, str(volume.array.dtype), volume.spacing,
-                        volume.origin, volume.direction.round(8).tolist())).encode())
-    return {"sha256": digest.hexdigest(), "of": "voxels", "n_files": 0}
+    from medfuse.provenance import content_hash
+
+    return volume.meta.get("content_hash") or content_hash(volume, files=False)
 
 
 def redact(text: str, identity: dict[str, Any]) -> str:
@@ -145,7 +126,7 @@ def describe_series(volume: Volume, role: str, name: str, *, identity: bool = Fa
         "series_uid": volume.meta.get("series_uid"),
         "frame_of_reference_uid": volume.meta.get("frame_of_reference_uid"),
         "suv_factor": volume.meta.get("suv_factor"),
-        **content_hash(volume),
+        **input_hash(volume),
     }
     if identity:
         entry["source"] = volume.meta.get("source")

@@ -78,7 +78,8 @@ def _as_mask(item: str | Path | Volume, fixed: Volume) -> Volume:
 
 
 def load_study(inputs: StudyInputs) -> Study:
-    """Load a study's series and masks, and the patient identity its DICOM inputs record.
+    """Load a study's series and masks, the patient identity its DICOM inputs record and the
+    content hash of each input (``meta["content_hash"]``).
 
     Raises
     ------
@@ -87,6 +88,7 @@ def load_study(inputs: StudyInputs) -> Study:
     """
     from medfuse.io.identity import patient_identity
     from medfuse.io.paths import check_inputs_exist
+    from medfuse.provenance import content_hash
 
     if not inputs.moving:
         raise MedFuseError("a study needs at least one moving series besides the fixed one")
@@ -95,6 +97,8 @@ def load_study(inputs: StudyInputs) -> Study:
     fixed = _as_volume(inputs.fixed, inputs)
     moving = [_as_volume(m, inputs) for m in inputs.moving]
     masks = [_as_mask(m, fixed) for m in inputs.masks]
+    for volume in [fixed, *moving, *masks]:  # what the report names the inputs by
+        volume.meta["content_hash"] = content_hash(volume)
     study = Study(fixed=fixed, moving=moving, roles=list(inputs.roles), fixed_role=inputs.fixed_role,
                   masks=masks, patient=patient_identity([fixed, *moving, *masks]))
     study.timings["load_s"] = round(time.perf_counter() - start, 3)

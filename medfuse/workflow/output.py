@@ -85,12 +85,8 @@ def export_study(
     """
     from medfuse.report import write_report
     from medfuse.report.document import lesion_centre
-    from medfuse.report.exports import (
-        export_masks_seg,
-        export_overlays,
-        export_transforms,
-        export_volumes,
-    )
+    from medfuse.io.seg import write_seg
+    from medfuse.report.exports import export_overlays, export_transforms, export_volumes
 
     items = check_choices(items, ITEMS, "item(s)")
     formats = check_choices(formats)
@@ -111,8 +107,8 @@ def export_study(
     if "seg" in formats and study.masks:
         source = study.fixed.meta.get("source")
         if study.fixed.meta.get("format") == "dicom" and source:
-            written["masks DICOM SEG"] = export_masks_seg(study.masks, source, folder / "masks",
-                                                          patient=patient)
+            written["masks DICOM SEG"] = write_seg(study.masks, source, folder / "masks",
+                                                   patient=patient)
         else:
             logger.info("the fixed series is not DICOM: masks are not written as DICOM SEG")
     if {"png", "dicom"} & set(formats) and study.is_registered:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from medfuse.provenance import content_hash
 from medfuse.study import Study
 from medfuse.volume import Volume
 from medfuse.workflow import quantify_study
@@ -40,6 +41,7 @@ def make_study(tmp_path: Path) -> Study:
                 modality="CT", units="HU")
     write_nifti(ct, tmp_path / "inputs" / "ct.nii.gz")
     ct.meta.update(source=str(tmp_path / "inputs" / "ct.nii.gz"), format="nifti")
+    ct.meta["content_hash"] = content_hash(ct)  # as load_study records it
     pet_array = np.full((12, 20, 20), 0.8, np.float32)
     pet_array[_ball(pet_array.shape, (6, 10, 10), 3)] = 6.0
     pet_array[6, 10, 10] = 9.0

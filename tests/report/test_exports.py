@@ -9,7 +9,8 @@ import pytest
 
 from medfuse.errors import InputError
 from medfuse.io import load
-from medfuse.report.exports import FORMATS, export_masks_seg, montage, overlay_rgb
+from medfuse.io.seg import write_seg
+from medfuse.report.exports import FORMATS, montage, overlay_rgb
 from medfuse.study import Study
 from medfuse.workflow import export_study, write_study
 from tests.conftest import real_data
@@ -61,7 +62,7 @@ def test_mask_as_dicom_seg_on_real_ct(tmp_path: Path) -> None:
 
     ct = load(folder / "dicom" / "image")
     labels, _ = rtstruct_to_mask(folder / "dicom" / "mask" / "RS.dcm", ct)
-    seg_path = export_masks_seg([labels], folder / "dicom" / "image", tmp_path / "seg")
+    seg_path = write_seg([labels], folder / "dicom" / "image", tmp_path / "seg")
     seg = pydicom.dcmread(seg_path)
     assert seg.Modality == "SEG" and seg.SegmentSequence[0].SegmentLabel == "GTV_Mass_CT"
     assert int(np.asarray(seg.pixel_array).astype(bool).sum()) == int((labels.array > 0).sum())

@@ -13,7 +13,8 @@ from medfuse.errors import InputError
 from medfuse.io.identity import patient_identity
 from medfuse.quantify.roi import roi_statistics
 from medfuse.report import write_report
-from medfuse.report.document import SCHEMA_VERSION, build_document, content_hash
+from medfuse.provenance import content_hash
+from medfuse.report.document import SCHEMA_VERSION, build_document
 from medfuse.study import Study
 from medfuse.workflow import quantify_study
 
