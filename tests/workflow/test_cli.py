@@ -165,3 +165,20 @@ def test_register_rerun_removes_the_temporaries_of_a_killed_run(tmp_path: Path) 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     assert {"registered.nii.gz", "transform.tfm", "metrics.json"} <= {
         p.name for p in (tmp_path / "out").iterdir()}
+
+
+def test_an_unwritable_output_is_refused_before_any_work(tmp_path: Path, capsys,
+                                                         monkeypatch) -> None:
+    import medfuse.io.paths
+
+    ct = write_nifti(Volume(np.zeros((4, 6, 6), np.int16), modality="CT", units="HU"),
+                     tmp_path / "ct.nii.gz")
+    (tmp_path / "locked").mkdir()
+    # root may write anywhere: stand for a folder this user cannot write into
+    monkeypatch.setattr(medfuse.io.paths.os, "access", lambda path, mode: Path(path).name != "locked")
+    assert main(["report", str(ct), str(ct), "-o", str(tmp_path / "locked" / "study")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error: {tmp_path / 'locked' / 'study'}: cannot write into "
+                   f"{tmp_path / 'locked'} (permission denied)")
+    assert main(["register", str(ct), str(ct), "-o", str(tmp_path / "locked" / "r"), "-q"]) == 2
+    assert "(permission denied)" in capsys.readouterr().err
