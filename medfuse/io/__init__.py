@@ -25,7 +25,8 @@ from medfuse.io.paths import is_dicom_file
 from medfuse.io.plugin_dispatch import claiming_spec, load_with_plugin
 from medfuse.volume import Volume
 
-__all__ = ["describe", "load", "load_all", "write_nifti", "write_png", "write_dicom_series"]
+__all__ = ["describe", "load", "load_all", "load_mask", "write_nifti", "write_png",
+           "write_dicom_series"]
 
 
 def _check_exists(path: Path) -> None:
@@ -92,6 +93,24 @@ def load_all(path: str | Path, *, suv: bool = True, modality: str | None = None,
 
         return [read_series(s, suv=suv, source=path) for s in discover_series(path)]
     return [load(path, suv=suv, modality=modality, units=units)]
+
+
+def load_mask(path: str | Path, reference: Volume) -> Volume:
+    """A label map in ``reference``'s physical space: a label file (NIfTI, DICOM SEG...) as it is,
+    an RTSTRUCT's contours rasterised on ``reference``'s grid (every ROI one label).
+
+    Raises
+    ------
+    InputError, InvalidSeriesError
+        The path does not exist, or is neither a readable label map nor an RTSTRUCT.
+    """
+    from medfuse.io.rtstruct import is_rtstruct, rtstruct_to_mask
+
+    path = Path(path)
+    _check_exists(path)
+    if path.is_file() and is_rtstruct(path):
+        return rtstruct_to_mask(path, reference)[0]
+    return load(path)
 
 
 def describe(volume: Volume) -> dict[str, Any]:

@@ -47,7 +47,7 @@ def _readable(path: Path) -> bool:
 
 def read_layers(path: str | Sequence[str]) -> list[LayerDataTuple]:
     """Layer data tuples for every series at ``path`` (a path or a list of paths), display-ordered."""
-    from medfuse.quantify.rtstruct import is_rtstruct
+    from medfuse.io.rtstruct import is_rtstruct
 
     paths = [Path(p) for p in ([path] if isinstance(path, (str, Path)) else path)]
     structures = [p for p in paths if is_rtstruct(p)]
@@ -86,7 +86,7 @@ def read_volumes(path: str | Path) -> list[Volume]:
     labels = [f for f in niftis if _looks_like_label(f)]
     dicom_error: MedFuseError | None = None
     if any(_is_dicom(f) for f in files):
-        from medfuse.quantify.rtstruct import is_rtstruct
+        from medfuse.io.rtstruct import is_rtstruct
 
         structures = [f for f in files if _is_dicom(f) and is_rtstruct(f)]
         try:

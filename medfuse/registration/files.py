@@ -39,7 +39,7 @@ def register_files(
     MedFuseError
         Unreadable inputs, bad masks or landmarks, or a failed registration (one-line message).
     """
-    from medfuse.io import load, write_nifti
+    from medfuse.io import load, load_mask, write_nifti
     from medfuse.io.paths import check_inputs_exist, check_output, check_replaceable, output_folder
 
     fixed, moving, out = Path(fixed), Path(moving), Path(out)
@@ -54,8 +54,8 @@ def register_files(
     if moving_modality:
         moving_volume.modality = moving_modality.upper()
     masks = {
-        "fixed_mask": load(fixed_mask) if fixed_mask is not None else None,
-        "moving_mask": load(moving_mask) if moving_mask is not None else None,
+        "fixed_mask": load_mask(fixed_mask, fixed_volume) if fixed_mask is not None else None,
+        "moving_mask": load_mask(moving_mask, moving_volume) if moving_mask is not None else None,
     }
     result = register(
         fixed_volume, moving_volume, preset=preset, params=list(params) if params else None,

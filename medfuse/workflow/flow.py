@@ -64,19 +64,6 @@ def _as_volume(item: str | Path | Volume, inputs: StudyInputs) -> Volume:
     return load(item, modality=inputs.modalities.get(str(item)), units=inputs.units.get(str(item)))
 
 
-def _as_mask(item: str | Path | Volume, fixed: Volume) -> Volume:
-    """A label map in the fixed series' space: a volume or label file as it is, an RTSTRUCT's
-    contours rasterised on the fixed grid."""
-    from medfuse.io import load
-    from medfuse.quantify.rtstruct import is_rtstruct, rtstruct_to_mask
-
-    if isinstance(item, Volume):
-        return item
-    if is_rtstruct(item):
-        return rtstruct_to_mask(item, fixed)[0]
-    return load(item)
-
-
 def load_study(inputs: StudyInputs) -> Study:
     """Load a study's series and masks, the patient identity its DICOM inputs record and the
     content hash of each input (``meta["content_hash"]``).
@@ -86,6 +73,7 @@ def load_study(inputs: StudyInputs) -> Study:
     MedFuseError
         No moving series, or an input that cannot be read (the message names it).
     """
+    from medfuse.io import load_mask
     from medfuse.io.identity import patient_identity
     from medfuse.io.paths import check_inputs_exist
     from medfuse.provenance import content_hash
@@ -96,7 +84,7 @@ def load_study(inputs: StudyInputs) -> Study:
     start = time.perf_counter()
     fixed = _as_volume(inputs.fixed, inputs)
     moving = [_as_volume(m, inputs) for m in inputs.moving]
-    masks = [_as_mask(m, fixed) for m in inputs.masks]
+    masks = [m if isinstance(m, Volume) else load_mask(m, fixed) for m in inputs.masks]
     for volume in [fixed, *moving, *masks]:  # what the report names the inputs by
         volume.meta["content_hash"] = content_hash(volume)
     study = Study(fixed=fixed, moving=moving, roles=list(inputs.roles), fixed_role=inputs.fixed_role,

@@ -10,7 +10,7 @@ import pytest
 from medfuse.errors import GeometryError, InputError, InvalidSeriesError
 from medfuse.io import load
 from medfuse.quantify.roi import roi_statistics
-from medfuse.quantify.rtstruct import fill_contours, read_rtstruct, rtstruct_to_mask
+from medfuse.io.rtstruct import fill_contours, read_rtstruct, rtstruct_to_mask
 from medfuse.volume import Volume
 from tests.conftest import real_data
 

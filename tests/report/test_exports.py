@@ -58,7 +58,7 @@ def test_mask_as_dicom_seg_on_real_ct(tmp_path: Path) -> None:
     import pydicom
 
     folder = real_data("volumes", "sts", "STS_002", "CT")
-    from medfuse.quantify.rtstruct import rtstruct_to_mask
+    from medfuse.io.rtstruct import rtstruct_to_mask
 
     ct = load(folder / "dicom" / "image")
     labels, _ = rtstruct_to_mask(folder / "dicom" / "mask" / "RS.dcm", ct)
