@@ -2,7 +2,7 @@
 
 ``write_report(study, folder)`` writes ``report.json``, ``report.html`` and ``report.pdf`` of a
 :class:`~medfuse.study.Study` it is given (quantified by ``medfuse.workflow``; nothing is computed
-or read from disk here); :mod:`medfuse.report.exports` writes volumes, overlays, masks and
+or read from disk here); :mod:`medfuse.report.exports` writes volumes, overlays and
 transforms. Where each file goes is ``medfuse.workflow``'s study layout.
 """
 
@@ -49,7 +49,7 @@ def write_report(
     include_patient_identity : add patient name, ID, birth date and input paths (off by default).
     title : the report's title.
     formats : which of ``json``, ``html``, ``pdf`` to write.
-    exports : what :func:`medfuse.report.exports.export_study` wrote (``{label: path}``), listed in
+    exports : what ``medfuse.workflow.export_study`` wrote (``{label: path}``), listed in
         the document's ``exports`` with paths relative to ``folder``.
     extra : more top-level sections of ``report.json`` (rendered nowhere else).
     """
