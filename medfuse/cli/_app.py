@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import typer
+import typer.core
+
+# An argument is named by its metavar and explained by its help; typer (0.29) also prints its
+# Python type after the name ("FIXED <path>", "MOVING <list[Path]>"), which reads as noise.
+typer.core.TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
 
 app = typer.Typer(
     name="medfuse",

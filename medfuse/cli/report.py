@@ -14,7 +14,7 @@ from medfuse.cli._options import out_option, per_path
 def report(
     fixed: Path = typer.Argument(..., help="Fixed (reference) series: DICOM folder or NIfTI file.",
                                  metavar="FIXED", show_default=False),
-    moving: list[Path] = typer.Argument(..., help="One or more moving series.", metavar="MOVING...",
+    moving: list[Path] = typer.Argument(..., help="One or more moving series.", metavar="MOVING",
                                         show_default=False),
     out: Path = out_option("Study folder to write (report.json/html/pdf; exports beside them); "
                            "may sit beside the inputs."),
