@@ -44,7 +44,7 @@ def test_a_known_smooth_warp_is_recovered_without_folding(warped):
     before = _moved_mm(case.truth, sitk.Transform(3, sitk.sitkIdentity), case.fixed, case.anatomy)
     after = _moved_mm(result.transform, case.truth, case.fixed, case.anatomy)
     assert before.mean() == pytest.approx(4.0, abs=0.1)
-    assert after.mean() < 0.25 * before.mean()  # 3.9 mm -> about 0.6 mm (benchmarks/deformable.py)
+    assert after.mean() < 0.5  # 3.9 mm -> 0.27 mm (benchmarks/results_deformable.md)
     assert result.metrics["folding_fraction"] == 0 and result.metrics["jacobian_min"] > 0.3
     assert result.warnings == []
 
