@@ -19,7 +19,7 @@ from medfuse.napari._layers import is_medfuse_data_layer, layer_data_to_world
 
 logger = logging.getLogger(__name__)
 
-PANELS = ("Study", "Register", "Fuse", "Inspect", "Export")
+PANELS = ("Study", "Register", "Fuse", "Inspect", "ROI", "Export")
 
 
 def build_window(viewer: Any, *, layout: str = "2x2") -> dict[str, Any]:
@@ -29,14 +29,22 @@ def build_window(viewer: Any, *, layout: str = "2x2") -> dict[str, Any]:
     from medfuse.napari._annotations import annotate_view
     from medfuse.napari._layouts import LAYOUTS
     from medfuse.napari._orthoviews import OrthoViews
-    from medfuse.napari._widgets import ExportPanel, FusePanel, InspectPanel, RegisterPanel, StudyPanel
+    from medfuse.napari._widgets import (
+        ExportPanel,
+        FusePanel,
+        InspectPanel,
+        RegisterPanel,
+        ROIPanel,
+        StudyPanel,
+    )
     from medfuse.napari._widgets._inspect import install_status_readout
 
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
     panels: dict[str, Any] = {}
     docks = []
-    for name, cls in zip(PANELS, (StudyPanel, RegisterPanel, FusePanel, InspectPanel, ExportPanel)):
+    for name, cls in zip(PANELS, (StudyPanel, RegisterPanel, FusePanel, InspectPanel, ROIPanel,
+                                        ExportPanel)):
         panels[name] = cls(viewer)
         docks.append(viewer.window.add_dock_widget(panels[name], name=name, area="right",
                                                    tabify=True))

@@ -267,3 +267,46 @@ def test_readout_covers_hidden_layers_follows_the_slice_and_keeps_units(make_nap
         assert after.splitlines()[0].startswith("LPS (")  # mm, never napari's bare z, y, x
     finally:
         ortho.detach()
+
+
+@pytest.mark.gui
+@needs_display
+def test_roi_panel_gives_the_report_statistics_of_the_gtv_and_follows_painting(make_napari_viewer,
+                                                                              qtbot):
+    from medfuse.napari._layers import layer_to_volume
+    from medfuse.quantify.roi import roi_statistics
+
+    viewer, panels = _sts_window(make_napari_viewer, qtbot, ())
+    ortho, roi = panels["Orthogonal views"], panels["ROI"]
+    try:
+        roi.mask.value = "GTV_Mass_PET"
+        qtbot.waitUntil(lambda: roi.table.rowCount() > 0 and not roi.runner.running,
+                        timeout=60_000)
+        rows = {roi.table.item(r, 0).text(): [roi.table.item(r, c).text()
+                                              for c in range(roi.table.columnCount())]
+                for r in range(roi.table.rowCount())}
+        pet_layer = next(x for x in viewer.layers if x.metadata.get("modality") == "PT")
+        pet = layer_to_volume(pet_layer)
+        expected = roi_statistics(pet, layer_to_volume(viewer.layers["GTV_Mass_PET"]),
+                                  labels={1: "GTV_Mass_PET"})[0]
+        row = rows[pet.meta["description"]]
+        assert row[1] == "GTV_Mass_PET"
+        assert float(row[5]) == pytest.approx(expected["suv_max"], rel=2e-3)  # SUVmax
+        assert float(row[7]) == pytest.approx(expected["suv_peak"], rel=2e-3)  # SUVpeak
+        assert expected["suv_max"] > 5  # the sarcoma is hot
+        ct_row = next(r for r in rows.values() if r[3].endswith(" HU"))
+        assert ct_row[5] == "-"  # no SUV for the CT
+        gtv = viewer.layers["GTV_Mass_PET"]
+        before = roi.table.item(0, 2).text()
+        gtv.brush_size = 40
+        gtv.paint(tuple(np.argwhere(gtv.data > 0).mean(axis=0)), 0, refresh=True)  # erase a disc
+        qtbot.waitUntil(lambda: roi.table.item(0, 2) is not None
+                        and roi.table.item(0, 2).text() != before, timeout=20_000)
+        viewer.dims.point = tuple(pet_layer.data_to_world(
+            np.unravel_index(int(np.argmax(pet_layer.data)), pet_layer.data.shape)))
+        sphere = roi.add_sphere()
+        assert sphere.name in viewer.layers and roi.mask.value == sphere.name
+        qtbot.waitUntil(lambda: roi.table.rowCount() > 0 and not roi.runner.running
+                        and roi.table.item(0, 1).text().startswith("sphere"), timeout=60_000)
+    finally:
+        ortho.detach()
