@@ -36,7 +36,7 @@ def roi_rows(images: list[Volume], mask: Volume, *, name: str) -> list[tuple[str
     ...             units="HU", meta={"description": "ct"})
     >>> mask = ct.with_array(np.ones((4, 4, 4), np.uint8), modality="SEG", units="label")
     >>> roi_rows([ct], mask, name="box")[0][:5]
-    ('ct', 'box', '0.512', '40.0 HU', '0.0')
+    ('ct', 'box', '0.512', '40.0 HU', '0')
     """
     from medfuse.quantify.roi import roi_statistics
 
