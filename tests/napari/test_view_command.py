@@ -43,8 +43,11 @@ def test_three_runs_of_one_screenshot_command_give_the_same_picture(tmp_path):
 @needs_display
 @pytest.mark.parametrize("layout, planes", [("2x2", ("coronal", "sagittal", "mip")),
                                             ("1x3", ("coronal", "sagittal")), ("single", ())])
-def test_every_view_is_drawn_centred_on_the_at_point(qtbot, tmp_path, layout, planes):
+def test_every_view_is_drawn_centred_on_the_at_point(make_napari_viewer, qtbot, tmp_path, layout,
+                                                    planes):
     from medfuse.napari._app import launch, screenshot_window
+
+    make_napari_viewer  # its isolated plugin registry, where launch's viewer registers MedFuse
 
     viewer, panels = launch(_series(), size=(1400, 900), layout=layout, at=AT)
     ortho = panels["Orthogonal views"]
