@@ -304,6 +304,28 @@ def picture_grid(path: Path, *, zoom: bool = False) -> Path:
     return path
 
 
+HEADER = """# Fusion benchmark: validation cases held out by case (issue 17)
+
+Written by `python benchmarks/fusion.py` (what was learnt from the runs is in `notes_fusion.md`).
+Data: Harvard atlas pairs in `../shared/data/fusion2d/harvard`; the validation cases are those named
+in `pipelines/train_fusion2d.yaml` and were never trained on: CT-MRI case 33 (17 pairs), PET-MRI case 41
+(93 pairs), SPECT-MRI cases 3 and 35 (52 pairs). Every method runs through `medfuse.fusion.fuse` on the
+PNGs as `medfuse.io.load` reads them; metrics on the BT.601 luma, 0-255, of the written 8-bit output,
+in the conventions of `docs/metrics.md` (MI in bits, SSIM as a sum with data_range 255). Means over
+pairs. The complementarity score MEF-SSIM (`medfuse/fusion/scores.py`, Ma, Zeng & Wang 2015, 11x11
+Gaussian windows) is reported over all windows (MEF) and over the windows where the brighter source is
+the smoother one (MEF-bs: its local mean is the largest, its local contrast below another source's,
+which has a standard deviation of at least 4 grey levels): the places where MAX loses the darker
+image's structure. Every method gets the same colour recombination (chroma 0.975 of the source).
+Anchors run here: MAX, AVG, LAPLACIAN, GFF. GIFNet, IFCNN, MATR, MdAFuse and CDDFuse's published
+tables were not run (no weights or outputs offline): the issue's own comparison with them remains
+to be done.
+
+Machine: the shared 2-core CPU of this workspace, used by four other engineers' jobs at the same
+time: timings are compared side by side in one run, as ratios.
+"""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--methods", default="average,maximum,laplacian,gff,learned2d")
@@ -315,7 +337,7 @@ def main() -> None:
     parser.add_argument("--grid", type=Path, default=None,
                         help="write the held-out picture grids (docs/images/fusion_grid.png and its "
                              "_zoom.png) and exit")
-    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results_fusion.md"))
     args = parser.parse_args()
     methods = args.methods.split(",")
     pairs = val_pairs()
@@ -323,7 +345,7 @@ def main() -> None:
         picture_grid(args.grid)
         picture_grid(args.grid.with_name(args.grid.stem + "_zoom.png"), zoom=True)
         return
-    text = ""
+    text = HEADER
     if not args.speed_only:
         results = quality(methods, pairs)
         text = markdown(results, methods, "learned2d")
@@ -333,8 +355,7 @@ def main() -> None:
     text += ("\n`learned2d` on a 512x512x300 CT+PET volume pair (in process, model loaded, RGB "
              f"output): {volume_seconds('learned2d'):.1f} s\n")
     print(text)
-    if args.out:
-        args.out.write_text(text)
+    args.out.write_text(text)
 
 
 if __name__ == "__main__":
