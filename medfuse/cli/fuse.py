@@ -16,7 +16,7 @@ def fuse(
     inputs: list[Path] = typer.Argument(
         None, help="Two or more images on one grid, in any order (roles come from the images).",
         show_default=False),
-    output: Path = typer.Option(None, "-o", "--output",
+    output: Path = typer.Option(None, "-o", "--out",
                                 help="Output file (inputs) or folder (--manifest)."),
     method: str = typer.Option("default", "--method", "-m", help="Fusion method (see --list)."),
     manifest: Path = typer.Option(None, "--manifest", help="CSV with columns id,a,b."),
@@ -43,7 +43,7 @@ def fuse(
             typer.echo(f"{name:12s} {origin:16s} {m.description}")
         return
     if output is None:
-        raise typer.BadParameter("-o/--output is required")
+        raise typer.BadParameter("-o/--out is required")
     from medfuse.fusion.files import fuse_files, fuse_manifest
 
     params = {k: v for k, v in (("weight", weight), ("bundle", bundle)) if v is not None}

@@ -13,14 +13,13 @@ from medfuse.cli._app import app
 @app.command()
 def train(
     pipeline: Path = typer.Argument(..., help="Training pipeline YAML (pipelines/train_fusion2d.yaml)."),
-    output: Path = typer.Option(None, "-o", "--output",
-                                help="Bundle folder (default: the pipeline's `output`)."),
+    out: Path = typer.Option(..., "-o", "--out",
+                             help="Bundle folder to write."),
 ) -> None:
-    """Train the fusion network PIPELINE describes (seeded, reproducible) and write its bundle."""
+    """Train the fusion network PIPELINE describes (seeded, reproducible) into the bundle folder OUT."""
     from medfuse.fusion.training import load_pipeline, train_fusion
 
     logging.getLogger("medfuse").setLevel(logging.INFO)
     config = load_pipeline(pipeline)
-    if output is not None:
-        config["output"] = str(output.resolve())
+    config["output"] = str(out.resolve())
     typer.echo(str(train_fusion(config)))

@@ -62,7 +62,8 @@ def _pipeline(tmp_path: Path, root: Path, out: str) -> Path:
 def _train_in_a_fresh_process(pipeline: Path, hash_seed: str) -> Path:
     """``medfuse train`` as a user runs it: a new process (its own Python hash seed)."""
     code = "import sys; from medfuse.cli import main; sys.exit(main())"
-    done = subprocess.run([sys.executable, "-c", code, "train", str(pipeline)], check=True,
+    done = subprocess.run([sys.executable, "-c", code, "train", str(pipeline),
+                           "-o", str(pipeline.with_suffix(""))], check=True,
                           capture_output=True, text=True,
                           env={**os.environ, "PYTHONHASHSEED": hash_seed})
     return Path(done.stdout.strip().splitlines()[-1])
