@@ -5,7 +5,9 @@ own ``QtViewer`` and camera, looking at the same world with another dims order (
 sagittal: z up, y right, anterior on the left). Their layers mirror the main viewer's layers and share
 their arrays (no copies of the data); display properties follow the main layers. All views share one
 cursor: ``dims.point``. A click (without dragging) in any view moves it there; every view redraws its
-slice and its crosshair through that point.
+slice and its crosshair through that point. Zoom and pan are linked too (as OHIF and Slicer link
+views): zooming one view gives every view the same scale (screen pixels per mm), and panning one moves
+the others to the same physical point along the axes they share.
 
 The views never hold up the main one: mirrors are made after the main canvas has drawn, one layer per
 event-loop turn; a new cursor position or new data or placement of a main layer reaches the other views
@@ -86,6 +88,9 @@ class OrthoViews(QWidget):
         self._behind: dict[str, set[int]] = {}
         self._syncing = False
         self._pending = False
+        #: True while one camera's change is passed on, or while a view is fitted or centred
+        self._linking = False
+        self._cameras: dict[int, Any] = {}
         self._fit_timer = QTimer(self)
         self._fit_timer.setSingleShot(True)
         self._fit_timer.setInterval(_FIT_DELAY_MS)
@@ -110,9 +115,14 @@ class OrthoViews(QWidget):
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
         box.addLayout(self._grid, 1)
+        self.link_cameras = QCheckBox("linked zoom and pan")
+        self.link_cameras.setChecked(True)
+        self.link_cameras.setToolTip("zooming or panning one view moves the others to the same "
+                                     "scale and physical point")
         options = QHBoxLayout()
         options.addWidget(self.show_crosshair)
         options.addWidget(self.show_letters)
+        options.addWidget(self.link_cameras)
         options.addStretch(1)
         box.addLayout(options)
         for name in ("inserted", "removed", "moved"):
@@ -121,6 +131,7 @@ class OrthoViews(QWidget):
         viewer.dims.events.point.connect(self._on_main_point)
         viewer.dims.events.ndisplay.connect(self._update_crosshairs)
         viewer.mouse_drag_callbacks.append(self._click_moves_cursor)
+        self._watch_camera(viewer)
         self._schedule_resync()
 
     def _build_view(self, plane: str) -> None:
@@ -129,8 +140,7 @@ class OrthoViews(QWidget):
         from napari.qt import QtViewer
 
         model = ViewerModel(title=plane)
-        camera = model.scene.camera if hasattr(model, "scene") else model.camera
-        camera.orientation2d = ("up", "right")
+        camera_of(model).orientation2d = ("up", "right")
         model.theme = getattr(self.viewer, "theme", "dark")
         qt_viewer = QtViewer(model, show_welcome_screen=False)
         qt_viewer.setMinimumSize(200, 180)
@@ -145,6 +155,7 @@ class OrthoViews(QWidget):
         self._mirrors[plane] = {}
         model.dims.events.point.connect(self._on_mirror_point)
         model.mouse_drag_callbacks.append(self._click_moves_cursor)
+        self._watch_camera(model)
 
     # ------------------------------------------------------------------------------ views
     def all_models(self) -> list[Any]:
@@ -186,9 +197,17 @@ class OrthoViews(QWidget):
         the point given to :meth:`centre_on`."""
         for model in self.models.values():
             if len(model.layers):
-                model.reset_view()
+                self._reset_view(model)
                 self._focus_view(model)
         self._focus_view(self.viewer)  # the main view keeps its own fit unless centred
+
+    def _reset_view(self, model: Any) -> None:
+        """Fit ``model``'s view to its pane, the other views staying as they are."""
+        linking, self._linking = self._linking, True
+        try:
+            model.reset_view()
+        finally:
+            self._linking = linking
 
     def _on_main_resize(self, _event: Any = None) -> None:
         if self.focus is not None:
@@ -208,8 +227,12 @@ class OrthoViews(QWidget):
         point, fov = self.focus
         plane = next((p for p, m in self.models.items() if m is model), "axial")
         width, height = self._canvases[plane]._scene_canvas.size
-        model.camera.center = tuple(point[a] for a in model.dims.displayed)
-        model.camera.zoom = min(width, height) / fov
+        linking, self._linking = self._linking, True
+        try:
+            model.camera.center = tuple(point[a] for a in model.dims.displayed)
+            model.camera.zoom = min(width, height) / fov
+        finally:
+            self._linking = linking
 
     def redraw_all(self, *, timeout: float = 30.0) -> None:
         """Repaint every view now and return once each has put a new frame on screen."""
@@ -286,7 +309,7 @@ class OrthoViews(QWidget):
             QTimer.singleShot(_STEP_MS, self._resync_if_pending)
             return
         for plane in self._fresh:
-            self.models[plane].reset_view()
+            self._reset_view(self.models[plane])
             self._focus_view(self.models[plane])
         self._fresh.clear()
         self._on_main_point()
@@ -402,6 +425,26 @@ class OrthoViews(QWidget):
         if self._behind:
             self._catch_up_after_frame()
 
+    # ------------------------------------------------------------------------------ zoom and pan
+    def _watch_camera(self, model: Any, *, watch: bool = True) -> None:
+        """Pass ``model``'s zoom and pan on to the other views (or stop)."""
+        self._cameras[id(camera_of(model))] = model
+        for name in ("zoom", "center"):
+            emitter = getattr(camera_of(model).events, name)
+            (emitter.connect if watch else emitter.disconnect)(self._on_camera)
+
+    def _on_camera(self, event: Any) -> None:
+        source = self._cameras.get(id(event.source))
+        if self._linking or source is None or not self.link_cameras.isChecked():
+            return
+        self._linking = True
+        try:
+            for model in self.all_models():
+                if model is not source:
+                    link_camera(source, model)
+        finally:
+            self._linking = False
+
     # ------------------------------------------------------------------------------ cursor
     def _on_main_point(self, event: Any = None) -> None:
         if self._syncing:
@@ -461,6 +504,9 @@ class OrthoViews(QWidget):
         self._canvases["axial"].events.resize.disconnect(self._on_main_resize)
         if self._click_moves_cursor in self.viewer.mouse_drag_callbacks:
             self.viewer.mouse_drag_callbacks.remove(self._click_moves_cursor)
+        for model in self.all_models():
+            self._watch_camera(model, watch=False)
+        self._cameras.clear()
         for source in self._followed.values():
             self._follow(source, connect=False)
         self._followed.clear()
@@ -511,6 +557,27 @@ class OrthoViews(QWidget):
         line.order = 1_000_000  # over every layer
         line.set_gl_state("translucent", depth_test=False)
         return line
+
+
+def link_camera(source: Any, target: Any) -> None:
+    """Give ``target``'s 2D view ``source``'s scale (screen pixels per mm) and centre it on the
+    same physical point along the world axes both views display (a coronal view follows an axial
+    pan left-right, not up-down: that is the axial view's anterior-posterior axis)."""
+    if source.dims.ndisplay != 2 or target.dims.ndisplay != 2 or source.dims.ndim != target.dims.ndim:
+        return
+    source_camera, target_camera = camera_of(source), camera_of(target)
+    shown = dict(zip(source.dims.displayed, source_camera.center[-2:]))
+    current = tuple(target_camera.center[-2:])
+    center = tuple(shown.get(axis, value) for axis, value in zip(target.dims.displayed, current))
+    if not np.allclose(center, current):
+        target_camera.center = center
+    if not np.isclose(target_camera.zoom, source_camera.zoom):
+        target_camera.zoom = source_camera.zoom
+
+
+def camera_of(model: Any) -> Any:
+    """``model``'s camera (``scene.camera`` since napari 0.9, ``camera`` before)."""
+    return model.scene.camera if hasattr(model, "scene") else model.camera
 
 
 def _shows(plane: str, layer: Layer) -> bool:
