@@ -1,7 +1,10 @@
 """Inspect panel: judge an alignment (checkerboard, difference, flicker), set windows, read values.
 
-The cursor readout shows the LPS point under the mouse and every data layer's value there, in its
-units (HU for CT, SUV for PET), whether or not the layer is visible.
+The window (width and level) of the active image layer is typed here, picked from its modality's
+presets (CT brain, soft tissue, lung, bone; PET SUV 0-5, 0-10), or dragged with the right or middle
+mouse button over a view (``_window_level``); the fields follow the drag. The cursor readout shows
+the LPS point under the mouse and every data layer's value there, in its units (HU for CT, SUV for
+PET), whether or not the layer is visible.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from magicgui.widgets import ComboBox, FloatSlider, SpinBox
+from magicgui.widgets import ComboBox, FloatSlider, FloatSpinBox, SpinBox
 from qtpy.QtCore import QObject, QTimer
 
 from medfuse.modalities import get_modality
@@ -21,6 +24,13 @@ from medfuse.napari._layers import (
     window_presets,
 )
 from medfuse.napari._widgets._common import LayerPicker, Panel, info_label
+from medfuse.napari._window_level import (
+    install_window_drag,
+    limits_of,
+    set_window,
+    window_layer,
+    window_level,
+)
 from medfuse.volume import Volume
 
 VIEWS = ("overlay", "checkerboard", "difference", "flicker")
@@ -142,10 +152,15 @@ class InspectPanel(Panel):
         self.squares = SpinBox(label="squares", value=8, min=2, max=32)
         self.opacity = FloatSlider(label="moving opacity", value=0.5, min=0.0, max=1.0, step=0.05)
         self.window = ComboBox(label="window", choices=self._window_choices)
+        self.window_target = info_label("window of: (no image)")
+        self.wl_width = FloatSpinBox(label="width", min=1e-3, max=1e7, step=1.0,
+                                  tooltip="window width in the layer's units (or right/middle drag)")
+        self.wl_level = FloatSpinBox(label="level", min=-1e7, max=1e7, step=1.0,
+                                  tooltip="window centre in the layer's units (or right/middle drag)")
         self.readout = info_label("move the mouse over the images")
         self.readout.native.setMinimumHeight(80)
         self.extend([self.fixed, self.moving, self.view, self.squares, self.opacity, self.window,
-                     self.readout])
+                     self.window_target, self.wl_width, self.wl_level, self.readout])
         self.follow_selection(self.fixed, self.moving)
         self._timer = QTimer()
         self._timer.setInterval(FLICKER_MS)
@@ -161,14 +176,25 @@ class InspectPanel(Panel):
         for name in ("inserted", "removed"):
             getattr(viewer.layers.events, name).connect(self._update_readout)
         self.moving.changed.connect(self._follow_moving_opacity)
+        self._windowed: Any = None
+        self.wl_width.changed.connect(self._type_window)
+        self.wl_level.changed.connect(self._type_window)
+        viewer.layers.selection.events.active.connect(self._follow_window_layer)
+        for name in ("inserted", "removed", "moved"):
+            getattr(viewer.layers.events, name).connect(self._follow_window_layer)
+        install_window_drag(viewer, viewer=viewer)
         self.finish_layout()
+        self._follow_window_layer()
 
     # ------------------------------------------------------------------------------ windows
     def _window_choices(self, _widget: Any = None) -> list[Any]:
+        """The presets of the active image layer and of the fixed and moving series."""
         choices: list[Any] = [("(keep)", None)]
-        for picker in (self.fixed, self.moving) if hasattr(self, "moving") else ():
-            layer = picker.layer()
-            if layer is None or getattr(layer, "rgb", False):
+        if not hasattr(self, "moving"):
+            return choices
+        layers = [window_layer(self.viewer), self.fixed.layer(), self.moving.layer()]
+        for layer in dict.fromkeys(x for x in layers if x is not None):
+            if getattr(layer, "rgb", False):
                 continue
             presets = window_presets(str(layer.metadata.get("modality", "OT")),
                                      units=layer.metadata.get("units"))
@@ -179,12 +205,38 @@ class InspectPanel(Panel):
     def _apply_window(self, choice: Any) -> None:
         if not choice:
             return
-        name, (lower, upper) = choice
+        name, limits = choice
         if name in self.viewer.layers:
-            layer = self.viewer.layers[name]
-            low, high = layer.contrast_limits_range
-            layer.contrast_limits_range = (min(low, lower), max(high, upper))
-            layer.contrast_limits = (lower, upper)
+            set_window(self.viewer.layers[name], limits)
+
+    def _follow_window_layer(self, _event: Any = None) -> None:
+        """Show (and follow) the window of the layer that drags and typed values set."""
+        layer = window_layer(self.viewer)
+        if layer is not self._windowed:
+            if self._windowed is not None:
+                self._windowed.events.contrast_limits.disconnect(self._show_window)
+            self._windowed = layer
+            if layer is not None:
+                layer.events.contrast_limits.connect(self._show_window)
+            self.window.reset_choices()
+        self._show_window()
+
+    def _show_window(self, _event: Any = None) -> None:
+        layer = self._windowed
+        units = "" if layer is None else str(layer.metadata.get("units", ""))
+        self.window_target.value = (f"window of: {layer.name} ({units})" if layer is not None
+                                    else "window of: (no image)")
+        if layer is None:
+            return
+        width, level = window_level(layer.contrast_limits)
+        step = 1.0 if width > 50 else 0.1
+        with self.wl_width.changed.blocked(), self.wl_level.changed.blocked():
+            self.wl_width.step = self.wl_level.step = step
+            self.wl_width.value, self.wl_level.value = width, level
+
+    def _type_window(self, _value: Any = None) -> None:
+        if self._windowed is not None:
+            set_window(self._windowed, limits_of(self.wl_width.value, self.wl_level.value))
 
     def _follow_moving_opacity(self, *_: Any) -> None:
         """The slider starts from a functional moving layer's opacity, else half (both seen)."""
