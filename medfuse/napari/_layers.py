@@ -170,21 +170,45 @@ ROI_OUTLINE_PX = 2
 _ROI_COLOR = (0.2, 1.0, 0.4)
 
 
-def labels_layer_data(volume: Volume, *, name: str | None = None) -> LayerDataTuple:
-    """The napari layer tuple ``(array, kwargs, "labels")`` of a label map (lesions, masks, ROIs),
-    drawn as an opaque outline (the uptake inside stays visible) in the ROI's colour.
+def label_names(array: np.ndarray, name: str, known: dict | None = None) -> dict[int, str]:
+    """Names of the labels of ``array``: ``known`` when given (the array is not scanned), else
+    one per value present, ``name`` (a single label) or ``name <value>`` (several).
 
     Examples
     --------
-    >>> mask = Volume(np.zeros((2, 3, 4), np.uint8), modality="OT", units="label")
+    >>> label_names(np.array([0, 1, 1]), "GTV"), label_names(np.array([0, 1, 3]), "lesion")
+    ({1: 'GTV'}, {1: 'lesion 1', 3: 'lesion 3'})
+    """
+    if known:
+        return {int(k): str(v) for k, v in known.items()}
+    array = np.asarray(array)
+    if array.dtype.kind in "bu" and array.size:
+        counts = np.bincount(array.ravel().astype(np.intp, copy=False))
+        values = [int(v) for v in np.flatnonzero(counts) if v != 0]
+    else:
+        values = [int(v) for v in np.unique(array) if v != 0]
+    return {v: name if len(values) == 1 else f"{name} {v}" for v in values}
+
+
+def labels_layer_data(volume: Volume, *, name: str | None = None) -> LayerDataTuple:
+    """The napari layer tuple ``(array, kwargs, "labels")`` of a label map (lesions, masks, ROIs),
+    drawn as an opaque outline (the uptake inside stays visible) in the ROI's colour. Its metadata
+    say where it comes from (``label_map``, ``source``, ``format``) and name its labels
+    (``labels``: the volume's own names, else the layer's name).
+
+    Examples
+    --------
+    >>> mask = Volume(np.ones((2, 3, 4), np.uint8), modality="OT", units="label")
     >>> data, kwargs, kind = labels_layer_data(mask, name="lesions")
-    >>> kind, kwargs["metadata"]["contour"], kwargs["opacity"]
-    ('labels', 2, 1.0)
+    >>> kind, kwargs["metadata"]["contour"], kwargs["opacity"], kwargs["metadata"]["labels"]
+    ('labels', 2, 1.0, {1: 'lesions'})
     """
     kwargs = volume.napari_layer_kwargs()
     kwargs.pop("rgb", None)
-    kwargs["metadata"] = {**kwargs["metadata"], "units": "label"}
+    kwargs["metadata"] = {**kwargs["metadata"], "units": "label", "label_map": True}
     kwargs["name"] = name or str(volume.meta.get("description") or layer_name(volume))
+    kwargs["metadata"]["labels"] = label_names(volume.array, kwargs["name"],
+                                               volume.meta.get("labels"))
     kwargs["opacity"] = 1.0
     kwargs["metadata"]["contour"] = ROI_OUTLINE_PX  # set by create_layer (no such keyword)
     kwargs["blending"] = "translucent_no_depth"

@@ -4,8 +4,8 @@ A study folder (as ``medfuse sample-data`` writes it) opens with all its series:
 it has any (and the ROIs of its RTSTRUCT files), else its NIfTI files. The reference anatomy (see
 ``_reference``) is shown, other anatomical series are loaded hidden, and PET/SPECT go on top as colour
 overlays; a functional series without anatomy is shown opaque. Series whose axes are not the display's
-are resampled for display onto the reference grid (``_display_grid``). Each ROI is one outlined label
-layer named after it.
+are resampled for display onto the reference grid (``_display_grid``). Each ROI (an RTSTRUCT ROI, a
+DICOM SEG segment, a NIfTI mask) is one outlined label layer named after it.
 """
 
 from __future__ import annotations
@@ -19,9 +19,14 @@ import numpy as np
 from medfuse.errors import InputError, MedFuseError
 from medfuse.modalities import get_modality
 from medfuse.napari._display_grid import display_volume
-from medfuse.napari._layers import LayerDataTuple, labels_layer_data, volume_layer_data
+from medfuse.napari._layers import LayerDataTuple, label_names, labels_layer_data, volume_layer_data
 from medfuse.napari._reference import reference_index
-from medfuse.napari._rois import distinct_masks, mask_name, rtstruct_roi_volumes
+from medfuse.napari._rois import (
+    distinct_masks,
+    mask_name,
+    rtstruct_roi_volumes,
+    seg_roi_volumes,
+)
 from medfuse.volume import Volume
 
 logger = logging.getLogger(__name__)
@@ -48,13 +53,15 @@ def _readable(path: Path) -> bool:
 def read_layers(path: str | Sequence[str]) -> list[LayerDataTuple]:
     """Layer data tuples for every series at ``path`` (a path or a list of paths), display-ordered."""
     from medfuse.io.rtstruct import is_rtstruct
+    from medfuse.io.seg import is_seg
 
     paths = [Path(p) for p in ([path] if isinstance(path, (str, Path)) else path)]
     structures = [p for p in paths if is_rtstruct(p)]
-    volumes = [v for p in paths if p not in structures for v in read_volumes(p)]
+    segs = [p for p in paths if p not in structures and is_seg(p)]
+    volumes = [v for p in paths if p not in structures and p not in segs for v in read_volumes(p)]
     if structures:
         volumes += rtstruct_roi_volumes(structures, _by_reference(volumes))
-    return study_layer_data(volumes)
+    return study_layer_data(volumes + seg_roi_volumes(segs))
 
 
 def _by_reference(volumes: Sequence[Volume]) -> list[Volume]:
@@ -78,9 +85,11 @@ def read_volumes(path: str | Path) -> list[Volume]:
     """
     from medfuse.io import load, load_all
 
+    from medfuse.io.seg import is_seg
+
     path = Path(path)
     if not path.is_dir():
-        return [_mark_label(load(path), path)]
+        return seg_roi_volumes([path]) if is_seg(path) else [_mark_label(load(path), path)]
     files = _files(path)
     niftis = sorted(f for f in files if f.name.lower().endswith((".nii", ".nii.gz")))
     labels = [f for f in niftis if _looks_like_label(f)]
@@ -89,10 +98,12 @@ def read_volumes(path: str | Path) -> list[Volume]:
         from medfuse.io.rtstruct import is_rtstruct
 
         structures = [f for f in files if _is_dicom(f) and is_rtstruct(f)]
+        segs = [f for f in files if _is_dicom(f) and f not in structures and is_seg(f)]
         try:
             images = load_all(path)
-            if structures:  # the contours themselves, not their NIfTI copies
-                return images + rtstruct_roi_volumes(structures, _by_reference(images))
+            if structures or segs:  # the contours and segments themselves, not NIfTI copies
+                return (images + rtstruct_roi_volumes(structures, _by_reference(images))
+                        + seg_roi_volumes(segs))
             return images + [_mark_label(load(f), f) for f in labels]
         except MedFuseError as err:
             dicom_error = err
@@ -118,8 +129,9 @@ def _looks_like_label(path: Path) -> bool:
 
 def _mark_label(volume: Volume, path: Path) -> Volume:
     if volume.units == "label" or (_looks_like_label(path) and volume.array.dtype.kind in "biu"):
-        volume.meta["label_map"] = True
-        volume.meta.setdefault("description", mask_name(path))
+        name = str(volume.meta.get("description") or mask_name(path))
+        volume.meta.update(label_map=True, description=name,
+                           labels=label_names(volume.array, name, volume.meta.get("labels")))
     return volume
 
 

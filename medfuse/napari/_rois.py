@@ -1,8 +1,10 @@
 """Regions of interest as the app shows them: one outlined label layer per ROI, named after it.
 
 A study folder may hold the same contour many times (an RTSTRUCT in every series folder, a NIfTI
-mask beside every image): each ROI is shown once, rasterised onto the reference series' grid, and
-named after the ROI (``GTV``), or after the series folder of a NIfTI mask (``CT mask``).
+mask beside every image): each ROI is shown once, named after the ROI (``GTV``), or after the
+series folder of a NIfTI mask (``CT mask``). RTSTRUCT contours are rasterised onto the reference
+series' grid; each DICOM SEG segment is one label map on the SEG's own grid. Every label map
+carries ``meta["label_map"]`` and the names of its labels, ``meta["labels"]``.
 """
 
 from __future__ import annotations
@@ -68,6 +70,20 @@ def rtstruct_roi_volumes(paths: Sequence[Path], references: Sequence[Volume]) ->
                 logger.warning("%s: ROI %r lies on no slice plane of the series; not shown", path,
                                roi["name"])
     return volumes
+
+
+def seg_roi_volumes(paths: Sequence[Path]) -> list[Volume]:
+    """One label volume per distinct segment of the DICOM SEG files ``paths`` (named after the
+    segment); an unreadable file is logged and skipped (a message, never a crash)."""
+    from medfuse.io.seg import read_seg
+
+    volumes = []
+    for path in paths:
+        try:
+            volumes.extend(read_seg(path))
+        except MedFuseError as err:
+            logger.warning("%s", err)
+    return distinct_masks(volumes)
 
 
 def mask_name(path: Path) -> str:
