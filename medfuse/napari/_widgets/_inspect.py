@@ -72,22 +72,57 @@ def cursor_point(viewer: Any) -> tuple[float, ...] | None:
     return tuple(float(p) for p in point)
 
 
+def source_layers(viewer: Any, fused: Any) -> list[Any]:
+    """The layers a fused image was made from, in the order of its ``metadata["inputs"]``: the
+    layers named in ``metadata["source_layers"]`` when the Fuse panel recorded them, else for each
+    input the top image layer of its modality, units and source file; inputs no longer open are
+    left out."""
+    images = [x for x in reversed(list(viewer.layers)) if x.__class__.__name__ == "Image"
+              and x is not fused and "inputs" not in x.metadata and "comparison" not in x.metadata]
+    named = [n for n in fused.metadata.get("source_layers") or () if n in viewer.layers]
+    if named:
+        return [viewer.layers[n] for n in named]
+    found: list[Any] = []
+    for item in fused.metadata.get("inputs") or ():
+        def fits(layer: Any, item: dict = item) -> bool:
+            meta = layer.metadata
+            return (meta.get("modality") == item.get("modality") and meta.get("units") ==
+                    item.get("units") and (item.get("source") is None
+                                           or meta.get("source") == item.get("source")))
+
+        match = next((x for x in images if fits(x) and x not in found), None)
+        if match is not None:
+            found.append(match)
+    return found
+
+
+def _value_text(layer: Any, position: tuple[float, ...]) -> str:
+    try:
+        value = layer_value(layer, position)
+    except Exception:  # noqa: BLE001 - a layer changing under the cursor reads as no value
+        value = None
+    return format_value(layer, value)
+
+
 def readout_lines(viewer: Any, position: Any) -> list[str]:
     """The readout at a world position (napari z, y, x): the LPS point, then one line per data
     layer (top first, hidden layers too, marked so) with its value in its units: ``CT: 40 HU``,
-    ``PET: 2.31 SUVbw``."""
+    ``PET: 2.31 SUVbw``. A fused image reads the values of its source series there (``fused:
+    CT 40 HU · PT 2.31 SUVbw``), never its own colours."""
     position = tuple(float(p) for p in position)
     lps = ", ".join(f"{v:.1f}" for v in position[::-1])
     lines = [f"LPS ({lps}) mm"]
     for layer in reversed(list(viewer.layers)):
         if not is_medfuse_data_layer(layer):
             continue
-        try:
-            value = layer_value(layer, position)
-        except Exception:  # noqa: BLE001 - a layer changing under the cursor reads as no value
-            value = None
         hidden = "" if layer.visible else " (hidden)"
-        lines.append(f"{layer.name}: {format_value(layer, value)}{hidden}")
+        if "inputs" in layer.metadata:
+            sources = source_layers(viewer, layer)
+            text = " · ".join(f"{x.metadata.get('modality', 'OT')} {_value_text(x, position)}"
+                              for x in sources) or "sources not open"
+        else:
+            text = _value_text(layer, position)
+        lines.append(f"{layer.name}: {text}{hidden}")
     return lines
 
 
