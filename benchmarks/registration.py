@@ -35,6 +35,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS", "1")
 
@@ -271,6 +272,30 @@ def draws(case: dict, chosen: dict[str, Method], *, seeds: int, n: int, seed: in
     return out
 
 
+def spread(case: dict, *, n: int = 8, degrees: float = 10.0, mm: float = 15.0, seed: int = 400,
+           preset: str | None = None) -> dict[str, Any]:
+    """Start independence where there is no truth (the real MR/CT pairs): MedFuse from the
+    unperturbed start and from ``n`` starts perturbed by up to +-``degrees``, +-``mm`` per axis;
+    the largest mean distance over the anatomy between any two answers, and each answer's mean
+    distance from the unperturbed one."""
+    from medfuse.registration import register
+
+    fixed, moving = case["fixed"], case["moving"]
+    points = quality.sample_points(fixed, case["anatomy"], n=2000)
+    rng = np.random.default_rng(seed)
+    answers, times = [], []
+    for k in range(n + 1):
+        p = sitk.Euler3DTransform() if k == 0 else perturbation(rng, fixed.center(), degrees, mm)
+        t0 = time.perf_counter()
+        found = register(fixed, perturbed(moving, p), preset=preset, threads=1).transform
+        times.append(time.perf_counter() - t0)
+        answers.append(compose([p, found]) if k else found)
+    pairs = [float(np.mean(quality.tre_against_truth(a, b, points)))
+             for i, a in enumerate(answers) for b in answers[i + 1:]]
+    return dict(max_pair_mm=max(pairs), from_own=[float(np.mean(quality.tre_against_truth(
+        a, answers[0], points))) for a in answers[1:]], time=statistics.median(times))
+
+
 def summary(case: dict, r: dict) -> str:
     n = len(r["tre"])
     t = statistics.median(r["time"])
@@ -380,6 +405,8 @@ def render(cache: dict, case_list: list[dict]) -> str:
         text += ["", "## MedFuse from wider starts (+-15 degrees, +-20 mm per axis)", "",
                  "| data (truth) | MedFuse rigid |", "|---|---|"]
         text += [f"| {n} ({truth[n]}) | {cache['wide'][n]} |" for n in names if n in cache["wide"]]
+    if cache.get("spread"):
+        text += _spread_table(cache["spread"])
     if cache.get("command"):
         text += ["", "## Whole `medfuse register` command (fresh process, NIfTI inputs)", "",
                  "| pair | median | range |", "|---|---|---|"]
@@ -423,6 +450,22 @@ def _draws_table(found: dict[str, dict[str, dict[str, list]]]) -> list[str]:
     return text
 
 
+def _spread_table(found: dict[str, dict[str, dict]]) -> list[str]:
+    """The start-independence study as markdown: per preset and real MR/CT pair, the largest mean
+    distance between two answers and each perturbed answer's distance from the unperturbed one."""
+    text = ["", "## Real MR/CT: start independence (+-10 degrees, +-15 mm per axis)", "",
+            "MedFuse from the unperturbed start and 8 perturbed ones (elastix's fixed seed). Spread: "
+            "the largest mean distance over the CT body (HU > -300) between any two of the 9 "
+            "answers; then each perturbed answer's mean distance from the unperturbed one.", "",
+            "| preset | pair | spread | from the unperturbed answer | median time |",
+            "|---|---|---|---|---|"]
+    for preset, per_case in found.items():
+        for case, r in per_case.items():
+            text.append(f"| {preset} | {case} | {r['max_pair_mm']:.2f} mm | "
+                        f"{', '.join(f'{d:.2f}' for d in r['from_own'])} mm | {r['time']:.1f} s |")
+    return text
+
+
 def _ratio(times: dict, method: str, case: str, fmt: str) -> str:
     """``fmt`` of ``method``'s median time on ``case`` over MedFuse's, or "" when either is missing."""
     ours, theirs = times.get(MEDFUSE, {}), times.get(method, {})
@@ -443,6 +486,9 @@ def main() -> None:
     parser.add_argument("--draw-starts", type=int, default=5, help="perturbations per seed")
     parser.add_argument("--command", action="store_true", help="also time the whole command")
     parser.add_argument("--pet-ct", action="store_true", help="also measure the PET/CT question")
+    parser.add_argument("--spread", default="", metavar="PRESETS",
+                        help="also measure MedFuse's start independence on the real MR/CT pairs "
+                        "with these presets (comma-separated, e.g. rigid,bspline)")
     args = parser.parse_args()
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
     cache = json.loads(args.cache.read_text()) if args.cache.exists() else {}
@@ -489,6 +535,13 @@ def main() -> None:
                 cache["draws"][case["name"]] = draws(case, seeded, seeds=args.draws,
                                                      n=args.draw_starts, seed=300 + i)
                 print(f"{case['name']:<22} draws {cache['draws'][case['name']]}", flush=True)
+                save()
+    for preset in filter(None, args.spread.split(",")):
+        done = cache.setdefault("spread", {}).setdefault(preset, {})
+        for case in all_cases:
+            if case["truth"] == "none" and case["name"] not in done:
+                done[case["name"]] = spread(case, preset=preset)
+                print(f"{case['name']:<22} spread {preset} {done[case['name']]}", flush=True)
                 save()
     if args.command:
         cache["command"] = command_time()
