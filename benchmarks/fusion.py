@@ -50,6 +50,15 @@ def val_pairs() -> list[tuple[str, str, Path, Path]]:
     return out
 
 
+def evenly_spaced(pairs: list[tuple[str, str, Path, Path]], n: int) -> list:
+    """``n`` pairs of each type, evenly spaced through that type's (case-sorted) pairs."""
+    out = []
+    for kind in dict.fromkeys(p[0] for p in pairs):
+        rows = [p for p in pairs if p[0] == kind]
+        out += [rows[int(i)] for i in np.linspace(0, len(rows) - 1, min(n, len(rows)))]
+    return out
+
+
 def _with_array(volume, array):  # noqa: ANN001, ANN202
     return volume.with_array(np.clip(np.round(array), 0, 255).astype(np.uint8))
 
@@ -71,7 +80,7 @@ def _shifted(volume, shift):  # noqa: ANN001, ANN202
 
 
 def quality(methods: list[str], pairs: list[tuple[str, str, Path, Path]], *,
-            params: dict | None = None, extra: dict | None = None) -> dict:
+            params: dict | None = None, extra: dict | None = None, robust: bool = True) -> dict:
     """Per pair type and method, the mean of every metric over the validation pairs.
 
     Besides the CDDFuse-convention metrics: the complementarity (MEF-SSIM, all windows and where
@@ -82,6 +91,7 @@ def quality(methods: list[str], pairs: list[tuple[str, str, Path, Path]], *,
     on the clean, aligned pair.
     ``params``: options of the learned method (``{"bundle": DIR}`` to score another bundle).
     ``extra``: ``{name: FusionMethod}`` run by name besides the registry's (the published anchors).
+    ``robust=False``: the clean pair only (no noise, shift and low-count columns).
     """
     from medfuse.fusion import fuse
     from medfuse.fusion.colour import luma
@@ -110,6 +120,10 @@ def quality(methods: list[str], pairs: list[tuple[str, str, Path, Path]], *,
             m["MEF"], m["MEF-bs"] = scores["all"], scores["brighter_smoother"]
             if vb.is_rgb:
                 m["chroma"] = chroma_ratio(fused.array, vb.array)
+            m["s/pair"] = seconds
+            table.setdefault(kind, {}).setdefault(method, []).append(m)
+            if not robust:
+                continue
             noisy_a = _noisy(va, rng)
             f_noisy = luma(run([noisy_a, vb]).array, rgb=fused.is_rgb)
             added = noisy_a.array.astype(np.float64) - va.array
@@ -124,8 +138,6 @@ def quality(methods: list[str], pairs: list[tuple[str, str, Path, Path]], *,
             f_low = luma(run([va, low]).array, rgb=fused.is_rgb)
             m["VIF-lowcount"] = vif_sum(f_low, a, b) / max(m["VIF"], 1e-9)
             m["Qabf-lowcount"] = qabf(f_low, a, b) / max(m["Qabf"], 1e-9)
-            m["s/pair"] = seconds
-            table.setdefault(kind, {}).setdefault(method, []).append(m)
     return {k: {meth: {key: float(np.nanmean([r.get(key, np.nan) for r in rows])) for key in rows[0]}
                 for meth, rows in v.items()} for k, v in table.items()}
 
@@ -291,8 +303,10 @@ GRID = (("PET-MRI", "41030", (96, 64)), ("PET-MRI", "41045", (100, 64)),
 GRID_METHODS = (("MedFuse", "learned2d"), ("MAX", "maximum"), ("LAPLACIAN", "laplacian"))
 
 
-def picture_grid(path: Path, *, zoom: bool = False) -> Path:
-    """A PNG grid of held-out pairs: the two sources, MedFuse, MAX and LAPLACIAN, side by side.
+def picture_grid(path: Path, *, zoom: bool = False, methods: tuple = GRID_METHODS,
+                 extra: dict | None = None) -> Path:
+    """A PNG grid of held-out pairs: the two sources, then ``methods`` (``(label, name)``: MedFuse,
+    MAX and LAPLACIAN), side by side; ``extra``: ``{name: FusionMethod}`` besides the registry's.
 
     ``zoom``: each tile shows its row's 128 x 128 region at twice the size (nearest neighbour).
     """
@@ -303,7 +317,8 @@ def picture_grid(path: Path, *, zoom: bool = False) -> Path:
     from medfuse.io import load
 
     size, label = 256, 18
-    columns = ["source A", "source B"] + [name for name, _ in GRID_METHODS]
+    columns = ["source A", "source B"] + [name for name, _ in methods]
+    extra = extra or {}
     sheet = Image.new("RGB", (size * len(columns), label + size * len(GRID)), "white")
     draw = ImageDraw.Draw(sheet)
     for col, name in enumerate(columns):
@@ -311,7 +326,8 @@ def picture_grid(path: Path, *, zoom: bool = False) -> Path:
     for row, (kind, stem, (y0, x0)) in enumerate(GRID):
         files = [folder / f"{stem}.png" for folder in modality_folders(DATA / kind)]
         sources = [load(f) for f in files]
-        tiles = [v.array for v in sources] + [fuse(sources, method=m).array for _, m in GRID_METHODS]
+        tiles = [v.array for v in sources] + [
+            (extra[m](sources) if m in extra else fuse(sources, method=m)).array for _, m in methods]
         for col, tile in enumerate(tiles):
             image = Image.fromarray(tile).convert("RGB")
             if zoom:
@@ -350,20 +366,19 @@ time: timings are compared side by side in one run, as ratios.
 
 
 def _quality_cached(methods: list[str], pairs: list, cache: Path | None, label: str,
-                    extra: dict | None = None) -> dict:
+                    extra: dict | None = None, robust: bool = True) -> dict:
     """:func:`quality`, taking each method's rows from ``cache`` (JSON of an earlier run of the
     same code and pairs) where present, and adding what it computes to it."""
     import json
 
     stored = json.loads(cache.read_text()) if cache and cache.is_file() else {}
     done = stored.get(label, {})
-    todo = [m for m in methods if not any(m in rows for rows in done.values())]
-    if todo:
-        for kind, rows in quality(todo, pairs, extra=extra).items():
+    for method in [m for m in methods if not any(m in rows for rows in done.values())]:
+        for kind, rows in quality([method], pairs, extra=extra, robust=robust).items():
             done.setdefault(kind, {}).update(rows)
-    if cache:
-        stored[label] = done
-        cache.write_text(json.dumps(stored, indent=1))
+        if cache:  # after each method: an interrupted run keeps what it finished
+            stored[label] = done
+            cache.write_text(json.dumps(stored, indent=1))
     return {kind: {m: rows[m] for m in methods} for kind, rows in done.items()}
 
 
@@ -372,9 +387,10 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--methods", default="average,maximum,laplacian,gff,learned2d")
-    parser.add_argument("--anchors-every", type=int, default=6,
-                        help="the published anchors (fusion_anchors.py) run on every Nth validation "
-                             "pair, side by side with MAX, AVG, LAPLACIAN and learned2d")
+    parser.add_argument("--anchor-pairs", type=int, default=6,
+                        help="the published anchors (fusion_anchors.py) run on this many validation "
+                             "pairs of each type (evenly spaced), side by side with MAX, AVG, "
+                             "LAPLACIAN and learned2d")
     parser.add_argument("--cache", type=Path, default=None,
                         help="JSON of per-method results: methods found there are not rerun "
                              "(delete it when the code of a method changes)")
@@ -384,8 +400,8 @@ def main() -> None:
                         help="folder holding an older medfuse package to time side by side")
     parser.add_argument("--speed-only", action="store_true", help="skip the quality tables")
     parser.add_argument("--grid", type=Path, default=None,
-                        help="write the held-out picture grids (docs/images/fusion_grid.png and its "
-                             "_zoom.png) and exit")
+                        help="write the held-out picture grids (docs/images/fusion_grid.png, its "
+                             "_zoom.png; _anchors[_zoom].png with the published anchors found) and exit")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results_fusion.md"))
     args = parser.parse_args()
     methods = args.methods.split(",")
@@ -393,6 +409,12 @@ def main() -> None:
     if args.grid:
         picture_grid(args.grid)
         picture_grid(args.grid.with_name(args.grid.stem + "_zoom.png"), zoom=True)
+        anchors = anchor_methods()
+        if anchors:
+            shown = (("MedFuse", "learned2d"), *((name.upper(), name) for name in anchors))
+            for suffix, zoom in (("_anchors.png", False), ("_anchors_zoom.png", True)):
+                picture_grid(args.grid.with_name(args.grid.stem + suffix), zoom=zoom,
+                             methods=shown, extra=anchors)
         return
     text = HEADER
     if not args.speed_only:
@@ -401,17 +423,23 @@ def main() -> None:
         text += "\n### Goal check (issue 17), all validation pairs\n\n" + goal_check(results)
         skipped: list[str] = []
         anchors = anchor_methods(skipped.append)
-        sub = pairs[::args.anchors_every]
-        counts = ", ".join(f"{k} {sum(p[0] == k for p in sub)}" for k in dict.fromkeys(p[0] for p in sub))
-        text += (f"\n## Published anchors, every {args.anchors_every}th validation pair "
-                 f"({len(sub)} pairs: {counts})\n\n"
+        sub = evenly_spaced(pairs, args.anchor_pairs)
+        text += (f"\n## Published anchors, {args.anchor_pairs} validation pairs of each type "
+                 "(evenly spaced: " + ", ".join(f"{k} {pid}" for k, pid, *_ in sub) + ")\n\n"
                  + "".join(f"* {line}\n" for line in skipped))
         if anchors:
+            label = f"per_type{args.anchor_pairs}"
+            ours = ["average", "maximum", "laplacian", "learned2d"]
+            sub_results = _quality_cached(ours, sub, args.cache, label)
+            published = _quality_cached(list(anchors), sub, args.cache, label, extra=anchors,
+                                        robust=False)
+            for kind, rows in published.items():
+                sub_results[kind].update(rows)
             names = ["average", "maximum", "laplacian", *anchors, "learned2d"]
-            sub_results = _quality_cached(names, sub, args.cache, f"every{args.anchors_every}",
-                                          extra=anchors)
             text += ("\nRun from their authors' checkouts (`benchmarks/fusion_anchors.py`): "
-                     + ", ".join(anchors) + ".\n" + markdown(sub_results, names, "learned2d")
+                     + ", ".join(anchors) + "; on the clean pairs only (noise, shift and low-count "
+                     "columns '-': 0.5-10 s a fusion on this CPU).\n"
+                     + markdown(sub_results, names, "learned2d")
                      + "\n### Goal check (issue 17) against every anchor run, same pairs\n\n"
                      + goal_check(sub_results))
     text += ("\n`medfuse fuse --manifest` (default method, fresh process, start-up included):\n\n"
