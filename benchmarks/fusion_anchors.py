@@ -18,7 +18,8 @@ pretrained ResNet-101 whose ``conv1`` the IFCNN weights replace, cv2/seaborn in 
 those names get minimal stand-ins while the module is imported, with the behaviour inference needs
 (``DropPath`` is the identity in eval mode, as in timm). Each anchor sees the luma of the sources
 in [0, 1] as its authors' test script feeds it (IFCNN-MAX: the grey image in three channels, mean 0,
-std 1; GIFNet and MATR: functional image first, then the anatomical one), and gets the same colour
+std 1, the RGB output taken as BT.601 grey; GIFNet and MATR: the functional image first, then the
+anatomical one; of two grey images, the brighter one (CT) first), and gets the same colour
 recombination as every other method through :class:`medfuse.fusion.registry.FusionMethod`.
 """
 
@@ -104,6 +105,8 @@ def _weights(file: Path) -> dict:
 def _ifcnn(root: Path) -> Callable:
     import torch
 
+    luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)  # the authors save RGB as grey
+
     with _stand_ins(_torchvision_stub(), root / "Code"):
         net = _module(root / "Code" / "model.py", "_anchor_ifcnn").myIFCNN(fuse_scheme=0)
     net.load_state_dict(_weights(root / "Code" / "snapshots" / "IFCNN-MAX.pth"))
@@ -111,7 +114,7 @@ def _ifcnn(root: Path) -> Callable:
 
     def run(functional: torch.Tensor, anatomical: torch.Tensor) -> torch.Tensor:
         out = net(*(x.expand(-1, 3, -1, -1) for x in (functional, anatomical)))
-        return out.mean(dim=1, keepdim=True)  # the authors save the RGB result as grey
+        return (out * luma).sum(dim=1, keepdim=True)
 
     return run
 
@@ -176,8 +179,9 @@ def anchor_methods(report: Callable[[str], None] = print) -> dict:
             continue
 
         def function(arrays: list[np.ndarray], *, roles: list[float], _run: Callable = run) -> np.ndarray:
-            # the functional input first (roles 1), as the authors' test scripts feed PET/SPECT
-            order = sorted(range(len(arrays)), key=lambda i: -roles[i])
+            # the functional input first, as the authors' test scripts feed PET/SPECT; of two
+            # grey images the brighter one (CT), whose place the functional image takes
+            order = sorted(range(len(arrays)), key=lambda i: (-roles[i], -float(arrays[i].mean())))
             if len(arrays) != 2:
                 raise ValueError(f"published anchors fuse two inputs, not {len(arrays)}")
             with torch.no_grad():
