@@ -281,6 +281,7 @@ def speed(pairs: list[tuple[str, str, Path, Path]], sizes: list[int], repeat: in
     peers = [("numpy MAX script", None, True), ("this version", None, False)]
     peers += [("baseline", baseline, False)] if baseline else []
     runs: dict[tuple[str, int], list[float]] = {}
+    load_before = os.getloadavg()[0]
     for _ in range(repeat):
         for n in sizes:
             for label, source, numpy_max in peers:
@@ -292,6 +293,8 @@ def speed(pairs: list[tuple[str, str, Path, Path]], sizes: list[int], repeat: in
         median = float(np.median(seconds))
         ratio = median / float(np.median(runs[("numpy MAX script", n)]))
         lines.append(f"| {label} | {n} | {median:.2f} | {n / median:.1f} | {ratio:.2f} |")
+    lines.append(f"\nLoad average (1 min, {os.cpu_count()} CPUs) {load_before:.1f} before the runs, "
+                 f"{os.getloadavg()[0]:.1f} after.")
     return "\n".join(lines) + "\n"
 
 
