@@ -10,6 +10,7 @@ Export and the demo (documented in docs/architecture.md, "Study folder")::
     DIR/masks/mask_<i>.nii.gz, DIR/masks/seg.dcm  item masks (nifti), format seg (DICOM SEG)
     DIR/overlays/overlay_<plane>.png, overlay_montage.png, overlay_sc/   formats png, dicom
     DIR/transforms/<role>/transform.tfm, TransformParameters.<i>.txt     format transforms
+    DIR/transforms/<role>/jacobian.nii.gz         format transforms, deformable results
 
 :func:`write_study` writes the whole folder into a hidden temporary beside ``DIR`` and renames it
 into place when complete, so an interrupted run leaves no partial folder (the next run removes the
