@@ -67,11 +67,12 @@ def view(
         return
     try:
         out = screenshot_window(viewer, panels, screenshot)
-        error = panels["Study"].runner.status.text() if "failed" in \
-            panels["Study"].runner.status.text() else None
+        status = panels["Study"].runner.status.text()
     finally:
         panels["Orthogonal views"].detach()
         viewer.close()
-    if error:
-        raise InputError(error)
+    if "failed" in status:
+        raise InputError(status)
+    if "not shown:" in status:  # some series opened, others could not be drawn
+        typer.echo(status, err=True)
     typer.echo(str(out))

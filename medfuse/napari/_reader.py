@@ -50,18 +50,79 @@ def _readable(path: Path) -> bool:
     )
 
 
-def read_layers(path: str | Sequence[str]) -> list[LayerDataTuple]:
-    """Layer data tuples for every series at ``path`` (a path or a list of paths), display-ordered."""
+class StudyLayers(list):
+    """Layer data tuples (a list, as napari takes it) with the ``problems`` met on the way: one
+    line per series or file that cannot be shown (colour DICOM, 4D, a mask outside every series),
+    which the Study panel shows while the other series open."""
+
+    def __init__(self, layers: Sequence[LayerDataTuple] = (), problems: Sequence[str] = ()) -> None:
+        super().__init__(layers)
+        self.problems = list(problems)
+
+
+def read_layers(path: str | Sequence[str]) -> StudyLayers:
+    """Layer data tuples for every series at ``path`` (a path or a list of paths), display-ordered.
+
+    A series or file that cannot be read is left out and named in ``problems``; only when nothing
+    at all can be shown is its error raised.
+    """
     from medfuse.io.rtstruct import is_rtstruct
     from medfuse.io.seg import is_seg
 
     paths = [Path(p) for p in ([path] if isinstance(path, (str, Path)) else path)]
     structures = [p for p in paths if is_rtstruct(p)]
     segs = [p for p in paths if p not in structures and is_seg(p)]
-    volumes = [v for p in paths if p not in structures and p not in segs for v in read_volumes(p)]
+    problems: list[str] = []
+    errors: list[MedFuseError] = []
+    volumes = []
+    for p in paths:
+        if p in structures or p in segs:
+            continue
+        try:
+            volumes += read_volumes(p, problems=problems)
+        except MedFuseError as err:
+            errors.append(err)
+            problems.append(str(err))
     if structures:
         volumes += rtstruct_roi_volumes(structures, _by_reference(volumes))
-    return study_layer_data(volumes + seg_roi_volumes(segs))
+    volumes += seg_roi_volumes(segs)
+    if not volumes and errors:
+        raise errors[0]
+    volumes = _drop_unplaceable_masks(volumes, problems)
+    for problem in problems:
+        logger.warning("not shown: %s", problem)
+    return StudyLayers(study_layer_data(volumes), problems)
+
+
+def _drop_unplaceable_masks(volumes: list[Volume], problems: list[str]) -> list[Volume]:
+    """``volumes`` without label maps that no image series can hold: of another dimension (left
+    out), or lying outside every series (kept, with a note: another frame of reference?)."""
+    images = [v for v in volumes if not v.meta.get("label_map")]
+    kept = []
+    for volume in volumes:
+        if volume.meta.get("label_map") and images:
+            name = volume.meta.get("description") or volume.meta.get("source") or "mask"
+            if all(image.ndim != volume.ndim for image in images):
+                problems.append(f"{name}: a {volume.ndim}D mask cannot lie on the "
+                                f"{images[0].ndim}D series; not shown")
+                continue
+            if not any(_overlaps(volume, image) for image in images if image.ndim == volume.ndim):
+                problems.append(f"{name}: the mask lies outside every series (another patient "
+                                "or frame of reference?)")
+        kept.append(volume)
+    return kept
+
+
+def _bounds(volume: Volume) -> np.ndarray:
+    corners = np.array(np.meshgrid(*[[-0.5, n - 0.5] for n in volume.size], indexing="ij"))
+    world = volume.index_to_world(corners.reshape(volume.ndim, -1).T)
+    return np.stack([world.min(axis=0), world.max(axis=0)])
+
+
+def _overlaps(a: Volume, b: Volume) -> bool:
+    """True when the world boxes of ``a`` and ``b`` intersect."""
+    box_a, box_b = _bounds(a), _bounds(b)
+    return bool(np.all(box_a[0] < box_b[1]) and np.all(box_b[0] < box_a[1]))
 
 
 def _by_reference(volumes: Sequence[Volume]) -> list[Volume]:
@@ -75,47 +136,71 @@ def _voxel_mm3(volume: Volume) -> float:
     return float(abs(np.prod(volume.spacing)))
 
 
-def read_volumes(path: str | Path) -> list[Volume]:
+def read_volumes(path: str | Path, *, problems: list[str] | None = None) -> list[Volume]:
     """Every series at ``path``: a file, a DICOM folder, or a study folder of NIfTI files.
+
+    In a folder, a series or file that cannot be read is skipped and its one-line reason added
+    to ``problems`` (when given; else the first such error is raised).
 
     Raises
     ------
     InputError
         The folder holds no image MedFuse can read.
+    MedFuseError
+        A file that cannot be read (a 4D NIfTI, a colour DICOM...), or every series of a folder.
     """
-    from medfuse.io import load, load_all
-
+    from medfuse.io import load
     from medfuse.io.seg import is_seg
 
     path = Path(path)
     if not path.is_dir():
         return seg_roi_volumes([path]) if is_seg(path) else [_mark_label(load(path), path)]
+    skipped: list[MedFuseError] = []
+
+    def each(readers: Sequence[Callable[[], Volume]]) -> list[Volume]:
+        volumes = []
+        for read in readers:
+            try:
+                volumes.append(read())
+            except MedFuseError as err:
+                skipped.append(err)
+        return volumes
+
     files = _files(path)
     niftis = sorted(f for f in files if f.name.lower().endswith((".nii", ".nii.gz")))
     labels = [f for f in niftis if _looks_like_label(f)]
-    dicom_error: MedFuseError | None = None
+    images: list[Volume] = []
     if any(_is_dicom(f) for f in files):
+        from medfuse.io.dicom import discover_series, read_series
         from medfuse.io.rtstruct import is_rtstruct
 
+        try:
+            found = discover_series(path)
+        except MedFuseError as err:
+            found = []
+            skipped.append(err)
+        images = each([lambda s=s: read_series(s, source=path) for s in found])
         structures = [f for f in files if _is_dicom(f) and is_rtstruct(f)]
         segs = [f for f in files if _is_dicom(f) and f not in structures and is_seg(f)]
-        try:
-            images = load_all(path)
-            if structures or segs:  # the contours and segments themselves, not NIfTI copies
-                return (images + rtstruct_roi_volumes(structures, _by_reference(images))
-                        + seg_roi_volumes(segs))
-            return images + [_mark_label(load(f), f) for f in labels]
-        except MedFuseError as err:
-            dicom_error = err
-            logger.warning("DICOM series in %s could not be loaded: %s", path, err)
-    if niftis:
-        return [_mark_label(load(f), f) for f in niftis]
-    if dicom_error is not None:
-        raise dicom_error
-    raise InputError(
-        "no images found (expected DICOM files or .nii/.nii.gz files in this folder or below)",
-        path=path,
-    )
+        if images and (structures or segs):  # the contours and segments, not their NIfTI copies
+            images += rtstruct_roi_volumes(structures, _by_reference(images)) + seg_roi_volumes(segs)
+        elif images:
+            images += each([lambda f=f: _mark_label(load(f), f) for f in labels])
+    if not images and niftis:
+        if skipped:
+            logger.warning("DICOM series in %s could not be loaded: %s", path, skipped[0])
+            skipped.clear()  # the NIfTI copies stand in for them
+        images = each([lambda f=f: _mark_label(load(f), f) for f in niftis])
+    if skipped and (problems is None or not images):
+        raise skipped[0]
+    if problems is not None:
+        problems.extend(str(err) for err in skipped)
+    if not images:
+        raise InputError(
+            "no images found (expected DICOM files or .nii/.nii.gz files in this folder or below)",
+            path=path,
+        )
+    return images
 
 
 def _looks_like_label(path: Path) -> bool:

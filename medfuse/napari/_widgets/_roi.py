@@ -153,7 +153,11 @@ class ROIPanel(Panel):
             for c, text in enumerate(row):
                 self.table.setItem(r, c, QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
-        self.runner.show_message(f"{len(rows)} row(s)")
+        if rows:
+            self.runner.show_message(f"{len(rows)} row(s)")
+        else:
+            self.runner.show_message(f"{self.mask.value}: no voxel of the ROI lies on any series "
+                                     "(empty, or outside every image)", error=True)
 
     def add_sphere(self, *_: Any) -> Any:
         """Add a sphere ROI of the chosen radius at the cursor, on the fixed series' grid."""

@@ -115,10 +115,16 @@ class StudyPanel(Panel):
         return self.run(sample_study, description="making the sample study", on_done=self._add)
 
     def _add(self, layers: list[LayerDataTuple]) -> None:
-        add_layer_data(self.viewer, layers)
+        """Add what was read; name in the status line what could not be shown (red)."""
+        problems = list(getattr(layers, "problems", ()))
+        added = add_layer_data(self.viewer, layers)
         fixed, moving = default_pair(self.viewer)
         self.selection.set(fixed=fixed, moving=moving)
-        self.runner.show_message(f"{len(layers)} series loaded")
+        text = f"{len(added)} series loaded"
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            text += f"; not shown: {problems[0]}{more}"
+        self.runner.show_message(text, error=bool(problems))
 
     def refresh(self, _event: Any = None) -> None:
         """Rebuild the series table from the viewer's layers."""
