@@ -122,8 +122,10 @@ def wait_for(condition: Any, *, timeout: float = 120.0) -> bool:
 def launch(paths: Sequence[str | Path] = (), *, show: bool = True,
            size: tuple[int, int] = (1600, 1000), layout: str = "2x2",
            at: Sequence[float] | None = None, fov_mm: float | None = None,
+           overrides: dict[str, tuple[str | None, str | None]] | None = None,
            ) -> tuple[Any, dict[str, Any]]:
-    """Open the MedFuse window on ``paths`` (study folders or files), loading them in a worker.
+    """Open the MedFuse window on ``paths`` (study folders or files), loading them in a worker;
+    ``overrides`` gives ``{file: (modality, units)}`` for NIfTI files (see ``read_layers``).
 
     The cursor then goes to the LPS point ``at`` (x, y, z mm), every view centred on it and
     showing ``fov_mm`` (default: the largest series), or else to the hottest PET voxel.
@@ -145,7 +147,7 @@ def launch(paths: Sequence[str | Path] = (), *, show: bool = True,
             else:
                 ortho.centre_on(tuple(at)[::-1], fov_mm=fov_mm or default_fov_mm(viewer))
 
-        if study.open(list(paths)) is not None:
+        if study.open(list(paths), overrides=overrides) is not None:
             study.runner.result_shown.connect(place_cursor, Qt.ConnectionType.SingleShotConnection)
     return viewer, panels
 

@@ -60,11 +60,14 @@ class StudyLayers(list):
         self.problems = list(problems)
 
 
-def read_layers(path: str | Sequence[str]) -> StudyLayers:
+def read_layers(path: str | Sequence[str], *,
+                overrides: dict[str, tuple[str | None, str | None]] | None = None) -> StudyLayers:
     """Layer data tuples for every series at ``path`` (a path or a list of paths), display-ordered.
 
-    A series or file that cannot be read is left out and named in ``problems``; only when nothing
-    at all can be shown is its error raised.
+    ``overrides`` gives ``{file: (modality, units)}`` for files that record neither (NIfTI, PNG),
+    in place of what the reader guesses; either may be None. A series or file that cannot be
+    read is left out and named in ``problems``; only when nothing at all can be shown is its
+    error raised.
     """
     from medfuse.io.rtstruct import is_rtstruct
     from medfuse.io.seg import is_seg
@@ -79,7 +82,8 @@ def read_layers(path: str | Sequence[str]) -> StudyLayers:
         if p in structures or p in segs:
             continue
         try:
-            volumes += read_volumes(p, problems=problems)
+            modality, units = (overrides or {}).get(str(p), (None, None))
+            volumes += read_volumes(p, problems=problems, modality=modality, units=units)
         except MedFuseError as err:
             errors.append(err)
             problems.append(str(err))
@@ -136,11 +140,13 @@ def _voxel_mm3(volume: Volume) -> float:
     return float(abs(np.prod(volume.spacing)))
 
 
-def read_volumes(path: str | Path, *, problems: list[str] | None = None) -> list[Volume]:
+def read_volumes(path: str | Path, *, problems: list[str] | None = None,
+                 modality: str | None = None, units: str | None = None) -> list[Volume]:
     """Every series at ``path``: a file, a DICOM folder, or a study folder of NIfTI files.
 
     In a folder, a series or file that cannot be read is skipped and its one-line reason added
-    to ``problems`` (when given; else the first such error is raised).
+    to ``problems`` (when given; else the first such error is raised). ``modality`` and ``units``
+    override the guess for a file that records neither (NIfTI, PNG; see ``medfuse.io.load``).
 
     Raises
     ------
@@ -154,7 +160,9 @@ def read_volumes(path: str | Path, *, problems: list[str] | None = None) -> list
 
     path = Path(path)
     if not path.is_dir():
-        return seg_roi_volumes([path]) if is_seg(path) else [_mark_label(load(path), path)]
+        if is_seg(path):
+            return seg_roi_volumes([path])
+        return [_mark_label(load(path, modality=modality, units=units), path)]
     skipped: list[MedFuseError] = []
 
     def each(readers: Sequence[Callable[[], Volume]]) -> list[Volume]:

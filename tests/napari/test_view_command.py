@@ -81,3 +81,41 @@ def test_bad_view_options_are_one_line(capsys, options, message):
     assert main(["view", *options, "--screenshot", "never.png"]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--modality", "{pet}=ZZ"], "--modality {pet}=ZZ: unknown modality code; known: CT, MR"),
+    (["--modality", "other.nii.gz=PT"], "--modality names 'other.nii.gz', which is not one of the "
+                                         "files to view"),
+    (["--units", "{pet}"], "--units must be PATH=UNITS, not '{pet}'"),
+])
+def test_bad_modality_or_units_is_one_line(capsys, options, message):
+    from medfuse.cli import main
+
+    pet = str(real_data("volumes", "sts", "STS_001", "PET", "nifti", "image", "image.nii.gz"))
+    options = [o.format(pet=pet) for o in options]
+    assert main(["view", pet, *options, "--screenshot", "never.png"]) == 2
+    err = capsys.readouterr().err
+    assert message.format(pet=pet) in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.gui
+@needs_display
+def test_modality_and_units_override_the_nifti_guess(make_napari_viewer, tmp_path):
+    from medfuse.napari._app import launch, screenshot_window
+
+    make_napari_viewer  # its isolated plugin registry, where launch's viewer registers MedFuse
+
+    pet = str(real_data("volumes", "sts", "STS_001", "PET", "nifti", "image", "image.nii.gz"))
+    for overrides, expected in ((None, ("OT", "a.u.")), ({pet: ("PT", "SUVbw")}, ("PT", "SUVbw"))):
+        viewer, panels = launch([pet], size=(1200, 800), layout="single", overrides=overrides)
+        try:
+            screenshot_window(viewer, panels, tmp_path / "window.png")
+            (layer,) = viewer.layers
+            assert (layer.metadata["modality"], layer.metadata["units"]) == expected
+            if overrides:  # a PET now: windowed in SUV, its colour map, SUV in the readout
+                assert tuple(layer.contrast_limits) == (0.0, 10.0)
+                assert layer.colormap.name == "inferno" and "SUVbw" in viewer.status
+        finally:
+            panels["Orthogonal views"].detach()
+            viewer.close()

@@ -97,16 +97,18 @@ class StudyPanel(Panel):
         self.finish_layout()
         self.refresh()
 
-    def open(self, path: str | Path | list[str | Path]) -> Any:
-        """Load a study folder or files in a worker and add its series as layers."""
+    def open(self, path: str | Path | list[str | Path], *,
+             overrides: dict[str, tuple[str | None, str | None]] | None = None) -> Any:
+        """Load a study folder or files in a worker and add its series as layers (``overrides``:
+        ``{file: (modality, units)}`` for NIfTI files, see ``read_layers``)."""
         from medfuse.napari._reader import read_layers
 
         paths = [str(p) for p in path] if isinstance(path, (list, tuple)) else [str(path)]
         if not paths or paths == ["."] or any(not p for p in paths):
             self.runner.show_message("choose a study folder first", error=True)
             return None
-        return self.run(read_layers, paths, description=f"loading {', '.join(paths)}",
-                        on_done=self._add)
+        return self.run(read_layers, paths, overrides=overrides,
+                        description=f"loading {', '.join(paths)}", on_done=self._add)
 
     def open_sample(self, *_: Any) -> Any:
         """Make the sample study in a worker and add it."""
