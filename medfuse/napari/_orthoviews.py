@@ -11,8 +11,11 @@ the others to the same physical point along the axes they share.
 
 The views never hold up the main one: mirrors are made after the main canvas has drawn, one layer per
 event-loop turn; a new cursor position or new data or placement of a main layer reaches the other views
-one view per frame (each reslices its layers and repaints its canvas); and the crosshairs are plain
-vispy lines drawn over each canvas (not napari layers, which cost tens of milliseconds per cursor move).
+one view per frame; and the crosshairs are plain vispy lines drawn over each canvas (not napari
+layers, which cost tens of milliseconds per cursor move). napari reslices every layer of a view on any
+cursor move; a view here is resliced only when the cursor moves along an axis it slices across (the
+MIP view never: its projection runs through the whole body), so stepping the slice in one view
+reslices that view alone and only moves the crosshairs in the others.
 """
 
 from __future__ import annotations
@@ -132,6 +135,8 @@ class OrthoViews(QWidget):
         viewer.dims.events.ndisplay.connect(self._update_crosshairs)
         viewer.mouse_drag_callbacks.append(self._click_moves_cursor)
         self._watch_camera(viewer)
+        self._reslicers: dict[int, Any] = {}
+        self._reslice_when_sliced_axes_move(viewer)
         self._schedule_resync()
 
     def _build_view(self, plane: str) -> None:
@@ -156,6 +161,7 @@ class OrthoViews(QWidget):
         model.dims.events.point.connect(self._on_mirror_point)
         model.mouse_drag_callbacks.append(self._click_moves_cursor)
         self._watch_camera(model)
+        self._reslice_when_sliced_axes_move(model)
 
     # ------------------------------------------------------------------------------ views
     def all_models(self) -> list[Any]:
@@ -445,6 +451,30 @@ class OrthoViews(QWidget):
         finally:
             self._linking = False
 
+    # ------------------------------------------------------------------------------ slicing
+    def _reslice_when_sliced_axes_move(self, model: Any, *, watch: bool = True) -> None:
+        """Reslice ``model``'s layers on a cursor move only when :func:`slice_key` changes (or
+        give napari its own reslicing back)."""
+        emitters = (model.dims.events.point, model.dims.events.current_step)
+        if not watch:
+            reslice = self._reslicers.pop(id(model), None)
+            for emitter in emitters if reslice is not None else ():
+                emitter.disconnect(reslice)
+                emitter.connect(model._update_layers)
+            return
+        sliced: list[Any] = [slice_key(model)]
+
+        def reslice(_event: Any = None) -> None:
+            key = slice_key(model)
+            if key is None or key != sliced[0]:
+                sliced[0] = key
+                model._update_layers()
+
+        for emitter in emitters:
+            emitter.disconnect(model._update_layers)
+            emitter.connect(reslice)
+        self._reslicers[id(model)] = reslice
+
     # ------------------------------------------------------------------------------ cursor
     def _on_main_point(self, event: Any = None) -> None:
         if self._syncing:
@@ -506,6 +536,7 @@ class OrthoViews(QWidget):
             self.viewer.mouse_drag_callbacks.remove(self._click_moves_cursor)
         for model in self.all_models():
             self._watch_camera(model, watch=False)
+            self._reslice_when_sliced_axes_move(model, watch=False)
         self._cameras.clear()
         for source in self._followed.values():
             self._follow(source, connect=False)
@@ -573,6 +604,19 @@ def link_camera(source: Any, target: Any) -> None:
         target_camera.center = center
     if not np.isclose(target_camera.zoom, source_camera.zoom):
         target_camera.zoom = source_camera.zoom
+
+
+def slice_key(model: Any) -> tuple[Any, ...] | None:
+    """What ``model``'s 2D slices depend on: the cursor along the world axes it slices across
+    (not those it displays, nor one projected through a slab thicker than any body), with the
+    dims order; None in 3D (every move reslices)."""
+    dims = model.dims
+    if dims.ndisplay != 2:
+        return None
+    thickness = dims.thickness
+    sliced = tuple(float(dims.point[a]) for a in dims.not_displayed
+                   if thickness[a] < _MIP_THICKNESS_MM)
+    return tuple(dims.order), sliced
 
 
 def camera_of(model: Any) -> Any:

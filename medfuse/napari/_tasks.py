@@ -30,8 +30,23 @@ def register_volumes(fixed: Volume, moving: Volume, *, mode: str, preset: str | 
                            keep_grid=True, progress=progress, cancel=cancel, **masks)
 
 
+def fuse_volumes(first: Volume, second: Volume, *, method: str,
+                 progress: Any = None) -> Volume:
+    """The Fuse panel's call: ``second`` resampled onto ``first``'s grid by geometry (when needed),
+    then one call into the fusion engine."""
+    from medfuse import fusion
+
+    if not second.same_grid(first):
+        if progress is not None:
+            progress(0, 2, "resampling the second series onto the first one's grid")
+        second = second.resample_to(first)
+    if progress is not None:
+        progress(1, 2, f"fusing ({method})")
+    return fusion.fuse([first, second], method=method)
+
+
 def study_report(fixed: Volume, moving: Volume, registration: dict[str, Any] | None,
-                 masks: list[Volume], folder: Any) -> dict[str, Any]:
+                 masks: list[Volume], folder: Any, *, progress: Any = None) -> dict[str, Any]:
     """The Export panel's call: the study of the chosen pair written in the study layout
     (``medfuse.workflow.write_study``: report, registered and fused volumes, overlays, transforms).
 
@@ -49,12 +64,18 @@ def study_report(fixed: Volume, moving: Volume, registration: dict[str, Any] | N
     )
 
     if registration is None:
+        if progress is not None:
+            progress(0, 3, "registering (the moving series was not registered in the app)")
         result = register_series(fixed, moving)[1]
     else:
         moving, result = registration["moving"], registration["result"]
     study = study_of_registrations(fixed, [moving], [result], masks=masks)
+    if progress is not None:
+        progress(1, 3, "fusing and quantifying")
     fuse_study(study)
     quantify_study(study)
+    if progress is not None:
+        progress(2, 3, "writing the report, volumes and overlays")
     return write_study(study, folder, items=("registered", "fused", "masks"),
                        formats=("nifti", "png", "transforms"))
 

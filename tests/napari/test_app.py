@@ -274,7 +274,8 @@ def test_fuse_panel_average_adds_a_fused_layer_on_the_fixed_grid(app, qtbot):
     assert layer.data.shape[:3] == ct_layer.data.shape
     assert np.allclose(layer_data_to_world(layer), layer_data_to_world(ct_layer))
     assert layer.metadata["fusion_method"] == "average"
-    assert not ct_layer.visible and not viewer.layers["PT pet"].visible
+    qtbot.waitUntil(lambda: not ct_layer.visible and not viewer.layers["PT pet"].visible,
+                    timeout=2000)  # the sources are hidden a turn after the fused layer is added
 
 
 def test_status_bar_shows_hu_and_suv_with_units(app, qtbot):

@@ -11,6 +11,7 @@ from psygnal import Signal
 
 from medfuse.napari._display_grid import display_volume
 from medfuse.napari._layers import create_layer, is_medfuse_data_layer, layer_to_volume, volume_layer_data
+from medfuse.napari._tasks import in_subprocess
 from medfuse.napari._workers import TaskRunner
 from medfuse.volume import Volume
 
@@ -109,10 +110,14 @@ class Panel(Container):
     def show_volume(self, volume: Volume, *, name: str, replace: bool = True,
                     **overrides: Any) -> Any:
         """Add ``volume`` as a layer named ``name`` (replacing a layer of that name); returns it."""
-        if replace and name in self.viewer.layers:
-            self.viewer.layers.remove(name)
-        volume = display_volume(volume, reference=self.fixed_volume())
-        return self.viewer.add_layer(create_layer(volume_layer_data(volume, name=name, **overrides)))
+        return self.show_layer(ready_layer(volume, name=name, reference=self.fixed_volume(),
+                                           **overrides), replace=replace)
+
+    def show_layer(self, layer: Any, *, replace: bool = True) -> Any:
+        """Add a layer made by :func:`ready_layer` (replacing a layer of its name); returns it."""
+        if replace and layer.name in self.viewer.layers:
+            self.viewer.layers.remove(layer.name)
+        return self.viewer.add_layer(layer)
 
     def fixed_volume(self) -> Volume | None:
         """The fixed series of the study as shown (its display grid), or None."""
@@ -124,6 +129,25 @@ class Panel(Container):
         """Run one engine call in a worker (see :class:`TaskRunner`)."""
         return self.runner.start(func, *args, description=description, on_done=on_done,
                                  control=control, **kwargs)
+
+
+def ready_layer(volume: Volume, *, name: str, reference: Volume | None = None,
+                **overrides: Any) -> Any:
+    """The napari layer of ``volume`` as the app shows it: on a display grid (resampled onto
+    ``reference`` when oblique), with its modality's display settings (contrast limits computed
+    here). A worker thread may make it; the UI thread then only adds it."""
+    volume = display_volume(volume, reference=reference)
+    return create_layer(volume_layer_data(volume, name=name, **overrides))
+
+
+def layer_in_subprocess(func: Callable[..., Volume], *args: Any, name: str,
+                        reference: Volume | None, progress: Any = None, cancel: Any = None,
+                        **kwargs: Any) -> tuple[Volume, Any]:
+    """A worker task: ``func(*args, **kwargs)`` (an engine call that returns a ``Volume``) in its
+    own process (:func:`~medfuse.napari._tasks.in_subprocess`: the UI thread never waits on its
+    global lock), then its layer made by :func:`ready_layer`. Returns both."""
+    volume = in_subprocess(func, *args, progress=progress, cancel=cancel, **kwargs)
+    return volume, ready_layer(volume, name=name, reference=reference)
 
 
 def info_label(text: str = "") -> Label:

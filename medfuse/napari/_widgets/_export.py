@@ -10,7 +10,7 @@ from magicgui.widgets import FileEdit, PushButton, Select
 from medfuse.napari._layers import is_medfuse_data_layer, layer_to_volume
 from medfuse.napari._widgets._common import LayerPicker, Panel, image_names, info_label
 from medfuse.io.paths import safe_name
-from medfuse.napari._tasks import study_report
+from medfuse.napari._tasks import in_subprocess, study_report
 from medfuse.volume import Volume
 
 
@@ -92,7 +92,8 @@ class ExportPanel(Panel):
 
     def report(self, *_: Any) -> Any:
         """Write the chosen pair's study folder (report, volumes, overlays, transforms) with the
-        registration the user ran on it, in a worker."""
+        registration the user ran on it, in its own process (registration, fusion and the report's
+        figures hold Python's global lock for long stretches)."""
         fixed, moving = self.fixed.layer(), self.moving.layer()
         if fixed is None or moving is None or fixed is moving:
             self.runner.show_message("choose two different series for the report", error=True)
@@ -103,6 +104,6 @@ class ExportPanel(Panel):
         def done(paths: dict[str, Path]) -> None:
             self.result.value = "report: " + ", ".join(str(p) for p in paths.values())
 
-        return self.run(study_report, layer_to_volume(fixed), layer_to_volume(moving),
-                        moving.metadata.get("registration"), masks, self._out(),
-                        description="study report", on_done=done)
+        return self.run(in_subprocess, study_report, layer_to_volume(fixed),
+                        layer_to_volume(moving), moving.metadata.get("registration"), masks,
+                        self._out(), description="study report", on_done=done, control=True)

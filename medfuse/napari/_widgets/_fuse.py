@@ -1,4 +1,9 @@
-"""Fuse panel: one fused image from two series (the second resampled onto the first when needed)."""
+"""Fuse panel: one fused image from two series (the second resampled onto the first when needed).
+
+The fusion runs in its own process (a learned network imports torch and runs for seconds); its layer
+is made ready in the worker thread, so the UI thread only adds it and, a turn later, hides the two
+sources.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,12 @@ from typing import Any
 from magicgui.widgets import ComboBox, PushButton
 
 from medfuse.napari._layers import layer_to_volume
-from medfuse.napari._widgets._common import LayerPicker, Panel, info_label
+from medfuse.napari._tasks import fuse_volumes
+from medfuse.napari._widgets._common import LayerPicker, Panel, info_label, layer_in_subprocess
 from medfuse.volume import Volume
+
+#: pause between adding the fused layer and hiding its sources, so that each has its own turn (ms)
+_HIDE_AFTER_MS = 30
 
 
 def method_names() -> list[str]:
@@ -20,15 +29,6 @@ def method_names() -> list[str]:
     except (ImportError, AttributeError):  # fusion engine not installed yet
         names = []
     return ["default", *[n for n in names if n != "default"]]
-
-
-def fuse_pair(a: Volume, b: Volume, *, method: str) -> Volume:
-    """One call into the fusion engine; ``b`` is first resampled onto ``a``'s grid by geometry."""
-    from medfuse import fusion
-
-    if not b.same_grid(a):
-        b = b.resample_to(a)
-    return fusion.fuse([a, b], method=method)
 
 
 class FusePanel(Panel):
@@ -48,18 +48,27 @@ class FusePanel(Panel):
 
     def start(self, *_: Any) -> Any:
         """Fuse in a worker; the result is shown as ``fused (<method>)`` on the first series' grid."""
+        from qtpy.QtCore import QTimer
+
         first, second = self.first.layer(), self.second.layer()
         if first is None or second is None or first is second:
             self.runner.show_message("choose two different series to fuse", error=True)
             return None
         method = self.method.value
 
-        def done(volume: Volume) -> None:
-            layer = self.show_volume(volume, name=f"fused ({method})")
-            for other in (first, second):
-                other.visible = False
-            self.result.value = f"{volume.modality} {volume.units}, size {'x'.join(map(str, volume.size))}"
+        def done(output: tuple[Volume, Any]) -> None:
+            volume, layer = output
             layer.metadata["fusion_method"] = method
+            self.show_layer(layer)
+            self.result.value = f"{volume.modality} {volume.units}, size {'x'.join(map(str, volume.size))}"
+            QTimer.singleShot(_HIDE_AFTER_MS, lambda: _hide(first, second))
 
-        return self.run(fuse_pair, layer_to_volume(first), layer_to_volume(second), method=method,
-                        description=f"fusion ({method})", on_done=done)
+        return self.run(layer_in_subprocess, fuse_volumes, layer_to_volume(first),
+                        layer_to_volume(second), method=method, name=f"fused ({method})",
+                        reference=self.fixed_volume(), description=f"fusion ({method})",
+                        on_done=done, control=True)
+
+
+def _hide(*layers: Any) -> None:
+    for layer in layers:
+        layer.visible = False
