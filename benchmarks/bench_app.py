@@ -1,9 +1,10 @@
-"""App benchmark: open a 512x512x300 CT and a PET of the same study to first render, and the
-longest event-loop stall while a registration runs in the background (QTimer probe every 10 ms),
-over a few registrations one after another.
+"""App benchmark: first render of a 512x512x300 CT and a PET of the same study, and the longest
+event-loop stall (a 10 ms QTimer probe) per action: opening the study, slice stepping in each view,
+learned fusion, the report and a registration.
 
 Run under a display: ``xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python benchmarks/bench_app.py``.
-Writes ``benchmarks/results_app.md``. Goals: first render < 3 s; no stall > 100 ms.
+Writes ``benchmarks/results_app.md`` (``--out``). Goals: first render < 3 s; no stall > 100 ms.
+Run against another checkout with ``PYTHONPATH=<checkout>`` and ``--out``.
 """
 
 from __future__ import annotations
@@ -88,56 +89,151 @@ def first_render(ct: Volume, pet: Volume, *, app: bool) -> dict[str, float]:
     return result
 
 
-def stall_during_registration(*, mode: str) -> dict[str, float]:
-    """Longest gap between 10 ms timer ticks while the Register panel of the MedFuse window (all
-    panels and the orthogonal views) registers the sample study and shows the result."""
+class StallProbe:
+    """Longest gap between the ticks of a 10 ms QTimer while an action runs (the event loop's
+    longest stall: what the user feels as a freeze)."""
+
+    def __init__(self) -> None:
+        from qtpy.QtCore import QTimer
+
+        self.ticks: list[float] = []
+        self._timer = QTimer()
+        self._timer.setInterval(10)
+        self._timer.timeout.connect(lambda: self.ticks.append(time.perf_counter()))
+
+    def __enter__(self) -> "StallProbe":
+        self.ticks = [time.perf_counter()]
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._timer.stop()
+        self.ticks.append(time.perf_counter())
+
+    @property
+    def longest_ms(self) -> float:
+        return float(np.diff(self.ticks).max() * 1000.0)
+
+
+def _window(layout: str = "2x2"):
     import napari
-    from qtpy.QtCore import QTimer
 
     from medfuse.napari._app import build_window
-    from medfuse.napari._sample_data import sample_study
-    from medfuse.napari._widgets._study import add_layer_data
 
     viewer = napari.Viewer(show=True, title="bench")
     viewer.window._qt_window.resize(1600, 1000)
-    panels = build_window(viewer)
-    add_layer_data(viewer, sample_study())
-    ortho = panels["Orthogonal views"]
-    _spin(lambda: ortho.synced)
-    panel = panels["Register"]
-    panel.fixed.value = next(x.name for x in viewer.layers if x.metadata.get("modality") == "CT")
-    panel.moving.value = next(x.name for x in viewer.layers if x.metadata.get("modality") == "PT")
-    panel.mode.value = mode
+    panels = build_window(viewer, layout=layout)
+    _spin(lambda: panels["Orthogonal views"].synced, timeout=60)  # every view built
     _spin(lambda: False, timeout=0.3)
-    ticks: list[float] = []
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
-    timer.start()
-    start = time.perf_counter()
-    panel.start()
-    _spin(lambda: not panel.runner.running, timeout=600)
-    duration = time.perf_counter() - start
-    _spin(lambda: ortho.synced)  # the result is mirrored into the other views
-    _spin(lambda: False, timeout=0.5)
-    timer.stop()
-    gaps = np.diff(ticks) * 1000.0
-    message = panel.runner.status.text()
-    ortho.detach()
+    return viewer, panels
+
+
+def _close(viewer, panels) -> None:
+    panels["Orthogonal views"].detach()
     viewer.close()
-    return {"registration_s": duration, "max_stall_ms": float(gaps.max()),
-            "p99_stall_ms": float(np.percentile(gaps, 99)), "ticks": len(ticks),
-            "status": message}
+
+
+def _settle(panels, runner=None, *, timeout: float = 600.0) -> float:
+    """Spin until ``runner`` is idle and every view has caught up; returns the seconds taken."""
+    ortho = panels["Orthogonal views"]
+    start = time.perf_counter()
+    _spin(lambda: (runner is None or not runner.running) and ortho.settled, timeout=timeout)
+    _spin(lambda: False, timeout=0.3)  # the last repaints
+    return time.perf_counter() - start
+
+
+def _given(value):
+    """A worker task that hands back what it was given (the study is already read)."""
+    return value
+
+
+def stall_open(layer_data) -> dict[str, float]:
+    """Open a study through the Study panel (its layers already read): from the worker's result
+    to every view drawn."""
+    viewer, panels = _window()
+    study = panels["Study"]
+    with StallProbe() as probe:
+        study.run(_given, layer_data, description="opening", on_done=study._add)
+        seconds = _settle(panels, study.runner)
+    _close(viewer, panels)
+    return {"longest_ms": probe.longest_ms, "seconds": seconds}
+
+
+def stall_stepping(layer_data, *, steps: int = 8) -> dict[str, dict[str, float]]:
+    """Step the slice ``steps`` times in each view (napari's arrow-key step of that view's dims),
+    each step waited out until every view has caught up; the longest stall of any step."""
+    viewer, panels = _window()
+    study = panels["Study"]
+    study.run(_given, layer_data, description="opening", on_done=study._add)
+    _settle(panels, study.runner)
+    ortho = panels["Orthogonal views"]
+    results = {}
+    for plane, model in [("axial", viewer), *ortho.models.items()]:
+        if plane == "mip":
+            continue
+        axis = model.dims.not_displayed[-1]
+        worst, per_step = 0.0, []
+        for _ in range(steps):
+            with StallProbe() as probe:
+                model.dims.set_current_step(axis, model.dims.current_step[axis] + 1)
+                _settle(panels, timeout=30)
+            worst = max(worst, probe.longest_ms)
+            per_step.append(probe.longest_ms)
+        results[plane] = {"longest_ms": worst, "median_ms": float(np.median(per_step))}
+    _close(viewer, panels)
+    return results
+
+
+def stall_panel_task(task: str, *, mode: str = "register") -> dict[str, float]:
+    """The longest stall while a panel task runs on the sample study and its result is shown:
+    ``fusion`` (the learned default), ``report`` (the Export panel's study folder) or
+    ``registration``."""
+    import tempfile
+
+    from medfuse.napari._sample_data import sample_study
+
+    viewer, panels = _window()
+    study = panels["Study"]
+    study.run(_given, sample_study(), description="opening", on_done=study._add)
+    _settle(panels, study.runner)
+    ct = next(x.name for x in viewer.layers if x.metadata.get("modality") == "CT")
+    pet = next(x.name for x in viewer.layers if x.metadata.get("modality") == "PT")
+    panel = panels[{"fusion": "Fuse", "report": "Export", "registration": "Register"}[task]]
+    with tempfile.TemporaryDirectory() as folder:
+        if task == "fusion":
+            panel.first.value, panel.second.value = ct, pet
+            start = panel.start
+        elif task == "report":
+            panel.fixed.value, panel.moving.value = ct, pet
+            panel.folder.value = folder
+            start = panel.report
+        else:
+            panel.fixed.value, panel.moving.value = ct, pet
+            panel.mode.value = mode
+            start = panel.start
+        _spin(lambda: False, timeout=0.3)
+        with StallProbe() as probe:
+            t0 = time.perf_counter()
+            start()
+            _spin(lambda: not panel.runner.running, timeout=600)
+            seconds = time.perf_counter() - t0
+            _settle(panels, timeout=60)
+        status = panel.runner.status.text()
+    _close(viewer, panels)
+    return {"longest_ms": probe.longest_ms, "seconds": seconds, "status": status}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--shape", default="300,512,512", help="CT shape z,y,x")
     parser.add_argument("--mode", default="register", help="registration mode for the stall probe")
-    parser.add_argument("--stall-runs", type=int, default=3,
-                        help="registrations probed one after another (the stall varies with load)")
+    parser.add_argument("--runs", type=int, default=2, help="runs of each panel task")
+    parser.add_argument("--label", default="this checkout", help="what is measured (a commit)")
+    parser.add_argument("--out", type=Path, default=OUT, help="the results file")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    import medfuse
+    from medfuse.napari._reader import study_layer_data
     from medfuse.sample import make_ct_series
 
     shape = tuple(int(v) for v in args.shape.split(","))
@@ -145,40 +241,48 @@ def main() -> None:
     pet = make_pet(ct)
     bare = first_render(ct, pet, app=False)
     full = first_render(ct, pet, app=True)
-    stalls = [stall_during_registration(mode=args.mode) for _ in range(args.stall_runs)]
-    stall = max(stalls, key=lambda r: r["max_stall_ms"])
-    load = os.getloadavg()[0]
-    maxima = ", ".join(f"{r['max_stall_ms']:.0f}" for r in stalls)
-    durations = "-".join(f"{f(r['registration_s'] for r in stalls):.1f}" for f in (min, max)) + " s"
+    big = study_layer_data([ct, pet])
+    opened = [stall_open(big) for _ in range(args.runs)]
+    stepping = stall_stepping(big)
+    tasks = {task: [stall_panel_task(task, mode=args.mode) for _ in range(args.runs)]
+             for task in ("fusion", "report", "registration")}
+    load = os.getloadavg()
+
+    def runs(rows):
+        return ", ".join(f"{r['longest_ms']:.0f}" for r in rows) + " ms"
+
     lines = [
-        "# App benchmark (`benchmarks/bench_app.py`)",
+        f"# App benchmark (`benchmarks/bench_app.py`): {args.label}",
         "",
-        f"Machine: {platform.machine()}, {platform.processor() or 'cpu'}, Mesa llvmpipe under Xvfb "
-        "(software OpenGL); shared 2-core machine.",
+        f"medfuse from `{Path(medfuse.__file__).parent}`. Machine: {platform.machine()}, Mesa "
+        "llvmpipe under Xvfb (software OpenGL); shared 2-core machine.",
         "",
         f"CT {'x'.join(map(str, ct.array.shape[::-1]))} int16 ({ct.array.nbytes / 1e6:.0f} MB), "
-        f"PET {'x'.join(map(str, pet.array.shape[::-1]))} float32 on a 4 mm grid.",
+        f"PET {'x'.join(map(str, pet.array.shape[::-1]))} float32 on a 4 mm grid; panel tasks on "
+        "the sample study (MR, CT, PET, lesions). Stall: the longest gap between the ticks of a "
+        "10 ms timer while the action runs and every view catches up (goal: none over 100 ms).",
         "",
-        "| measure | goal | result |",
+        "| action | longest stall | time |",
         "|---|---|---|",
-        f"| first render, bare napari window + CT + PET | < 3 s | {bare['first_render_s']:.2f} s "
-        f"(window {bare['window_s']:.2f} s, layers {bare['layers_s']:.2f} s) |",
-        f"| first render, MedFuse window (5 panels + orthogonal views) + CT + PET | < 3 s | "
-        f"{full['first_render_s']:.2f} s (window {full['window_s']:.2f} s, layers "
-        f"{full['layers_s']:.2f} s) |",
-        f"| ... until the coronal and sagittal views have drawn too | - | {full['all_views_s']:.2f} s "
-        f"(longest event-loop turn meanwhile {1000 * full['longest_turn_after_first_frame_s']:.0f} ms) |",
-        f"| longest event-loop stall during a background registration in the MedFuse window "
-        f"({args.mode}, sample study CT/PET, {len(stalls)} runs of {durations}) | < 100 ms | "
-        f"{stall['max_stall_ms']:.0f} ms (runs: {maxima} ms; p99 {stall['p99_stall_ms']:.0f} ms, "
-        f"{stall['ticks']} ticks) |",
-        "",
-        f"Load average (1 min) when the stall runs ended: {load:.1f} on 2 cores.",
-        "",
-        f"Registration panel status at the end: {stall['status']}",
-        "",
+        f"| first render, bare napari window + CT + PET | - | {bare['first_render_s']:.2f} s |",
+        f"| first render, MedFuse window + CT + PET (all views drawn) | "
+        f"{1000 * full['longest_turn_after_first_frame_s']:.0f} ms after the first frame | "
+        f"{full['first_render_s']:.2f} s ({full['all_views_s']:.2f} s) |",
+        f"| open (Study panel: layers shown, all views drawn) | {runs(opened)} | "
+        + ", ".join(f"{r['seconds']:.2f}" for r in opened) + " s |",
     ]
-    OUT.write_text("\n".join(lines))
+    for plane, row in stepping.items():
+        lines.append(f"| slice step in the {plane} view (8 steps) | {row['longest_ms']:.0f} ms "
+                     f"(median {row['median_ms']:.0f} ms) | - |")
+    names = {"fusion": "learned fusion (Fuse panel, default)", "report": "report (Export panel)",
+             "registration": f"registration (Register panel, {args.mode})"}
+    for task, rows in tasks.items():
+        lines.append(f"| {names[task]} | {runs(rows)} | "
+                     + ", ".join(f"{r['seconds']:.1f}" for r in rows) + " s |")
+    lines += ["", f"Load average (1, 5 min) at the end: {load[0]:.1f}, {load[1]:.1f} on 2 cores.",
+              "", "Panel status at the end: " + "; ".join(rows[-1]["status"] for rows in tasks.values()),
+              ""]
+    args.out.write_text("\n".join(lines))
     print("\n".join(lines))
 
 
