@@ -20,7 +20,7 @@ ORIENTATION: dict[str, tuple[str, str, str, str]] = {
 }
 #: world axis (napari z, y, x) across which each view slices, and the letters of its two ends
 _SLICE_AXIS = {"axial": (0, "I", "S"), "coronal": (1, "A", "P"), "sagittal": (2, "R", "L")}
-_TITLES = {"axial": "axial", "coronal": "coronal", "sagittal": "sagittal", "mip": "PET MIP (coronal)"}
+_TITLES = {"axial": "axial", "coronal": "coronal", "sagittal": "sagittal", "mip": "PET MIP\n(coronal)"}
 _LETTER_COLOR = (1.0, 0.85, 0.3, 1.0)
 _POSITIONS = ("top_center", "bottom_center", "middle_left", "middle_right")
 
@@ -49,20 +49,21 @@ def show_annotations(model: Any, visible: bool) -> None:
 
 
 def slice_text(point: Any, plane: str) -> str:
-    """The view's title and slice position in LPS mm, as ``axial  S 12.5 mm``.
+    r"""The view's title and, on a second line (clear of the top orientation letter in a narrow
+    view), the slice position in LPS mm: ``axial`` / ``S 12.5 mm``.
 
     Examples
     --------
     >>> slice_text((-12.5, 30.0, 4.0), "axial"), slice_text((0.0, -30.0, 4.0), "coronal")
-    ('axial  I 12.5 mm', 'coronal  A 30.0 mm')
+    ('axial\nI 12.5 mm', 'coronal\nA 30.0 mm')
     >>> slice_text((0.0, 0.0, 4.0), "sagittal"), slice_text((0.0, 0.0, 0.0), "mip")
-    ('sagittal  L 4.0 mm', 'PET MIP (coronal)')
+    ('sagittal\nL 4.0 mm', 'PET MIP\n(coronal)')
     """
     if plane not in _SLICE_AXIS or len(point) < 3:
         return _TITLES[plane]
     axis, negative, positive = _SLICE_AXIS[plane]
     value = float(point[len(point) - 3 + axis])
-    return f"{_TITLES[plane]}  {positive if value >= 0 else negative} {abs(value):.1f} mm"
+    return f"{_TITLES[plane]}\n{positive if value >= 0 else negative} {abs(value):.1f} mm"
 
 
 def update_slice_text(model: Any, plane: str) -> None:
@@ -73,10 +74,37 @@ def update_slice_text(model: Any, plane: str) -> None:
         overlay.text = text
 
 
+#: the colour bar of each kind of layer: its corner and the key of its units caption
+_COLORBARS = {"functional": ("top_right", "medfuse_units_functional"),
+              "anatomy": ("bottom_right", "medfuse_units_anatomy")}
+
+
+def colorbar_caption(layer: Any) -> str:
+    r"""The units printed beside a layer's colour bar: its units (``SUVbw``, ``HU``), or for a
+    comparison layer what its scale is.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> colorbar_caption(SimpleNamespace(metadata={"units": "SUVbw"}))
+    'SUVbw'
+    >>> colorbar_caption(SimpleNamespace(metadata={"units": "a.u.", "comparison": "difference"}))
+    'moving - fixed\n(normalised)'
+    """
+    view = layer.metadata.get("comparison")
+    if view == "difference":
+        return "moving - fixed\n(normalised)"
+    if view:
+        return f"{view}\n(normalised)"
+    return str(layer.metadata.get("units") or "a.u.")
+
+
 def update_colorbars(viewer: Any, *, enabled: bool = True) -> None:
-    """Show the colour bar (with its scale) of the top visible functional layer (SUV) at the top
-    right and of the top visible anatomical layer (HU) at the bottom right; hide the others'
-    (all of them when not ``enabled``)."""
+    """Show the colour bar (with its scale and units) of the top visible functional layer (SUV) at
+    the top right and of the top visible other layer (HU, or a comparison's normalised scale) at
+    the bottom right; hide the others' (all of them when not ``enabled``)."""
+    from napari.components.overlays import TextOverlay
+
     shown: dict[str, Any] = {} if enabled else {"functional": None, "anatomy": None}
     for layer in reversed(list(viewer.layers)):
         colorbar = getattr(layer, "colorbar", None)
@@ -84,21 +112,20 @@ def update_colorbars(viewer: Any, *, enabled: bool = True) -> None:
             continue
         functional = get_modality(str(layer.metadata.get("modality", "OT"))).functional
         kind = "functional" if functional else "anatomy"
-        wanted = layer.visible and kind not in shown and "comparison" not in layer.metadata
+        wanted = layer.visible and kind not in shown
         if wanted:
             shown[kind] = layer
-            colorbar.position = "top_right" if functional else "bottom_right"
+            colorbar.position = _COLORBARS[kind][0]
             colorbar.font_size = 9
             colorbar.size = (12, 110)
         if colorbar.visible != wanted:
             colorbar.visible = wanted
-
-
-def units_text(viewer: Any) -> str:
-    """The units of the colour bars shown, as ``PET: SUVbw · CT: HU`` (for the status line)."""
-    parts = []
-    for layer in reversed(list(viewer.layers)):
-        colorbar = getattr(layer, "colorbar", None)
-        if colorbar is not None and colorbar.visible:
-            parts.append(f"{layer.name}: {layer.metadata.get('units', 'a.u.')}")
-    return " · ".join(parts)
+    overlays = viewer.canvas.overlays
+    for kind, (position, key) in _COLORBARS.items():
+        layer = shown.get(kind)
+        if key not in overlays:
+            overlays[key] = TextOverlay(visible=False, position=position, font_size=9,
+                                        color=(0.9, 0.9, 0.9, 1.0), box=False)
+        text = colorbar_caption(layer) if layer is not None else ""
+        if overlays[key].text != text or overlays[key].visible != bool(text):
+            overlays[key].text, overlays[key].visible = text, bool(text)

@@ -40,7 +40,7 @@ def rtstruct_roi_volumes(paths: Sequence[Path], references: Sequence[Volume]) ->
     Files or ROIs that cannot be placed on any reference are logged and skipped (a message, never
     a crash).
     """
-    from medfuse.quantify.rtstruct import fill_contours, read_rtstruct
+    from medfuse.io.rtstruct import fill_contours, read_rtstruct
 
     seen: set[str] = set()
     volumes = []
