@@ -31,14 +31,13 @@ def is_seg(path: str | Path) -> bool:
     (headers only are read)."""
     import pydicom
 
-    path = Path(path)
-    if not path.is_file():
+    from medfuse.io.paths import is_dicom_file
+
+    if not is_dicom_file(path):  # NIfTI, PNG, folders: no DICOM preamble, nothing parsed
         return False
-    try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["Modality", "SOPClassUID"])
-    except Exception:  # not DICOM at all: NIfTI, PNG ...
-        return False
-    return ds.get("Modality") == "SEG" or ds.get("SOPClassUID") == SEG_SOP_CLASS
+    header = pydicom.dcmread(path, stop_before_pixels=True, force=True,
+                             specific_tags=["Modality", "SOPClassUID"])
+    return header.get("SOPClassUID") == SEG_SOP_CLASS or header.get("Modality") == "SEG"
 
 
 def _item(ds: Any, sequence: str) -> Any:

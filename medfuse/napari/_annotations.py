@@ -80,8 +80,8 @@ _COLORBARS = {"functional": ("top_right", "medfuse_units_functional"),
 
 
 def colorbar_caption(layer: Any) -> str:
-    r"""The units printed beside a layer's colour bar: its units (``SUVbw``, ``HU``), or for a
-    comparison layer what its scale is.
+    r"""The units printed by a layer's colour bar: its units (``SUVbw``, ``HU``), or for a
+    comparison layer what its scale is (short: views can be narrow).
 
     Examples
     --------
@@ -89,13 +89,13 @@ def colorbar_caption(layer: Any) -> str:
     >>> colorbar_caption(SimpleNamespace(metadata={"units": "SUVbw"}))
     'SUVbw'
     >>> colorbar_caption(SimpleNamespace(metadata={"units": "a.u.", "comparison": "difference"}))
-    'moving - fixed\n(normalised)'
+    'fixed - moving\n(normalised)'
     """
     view = layer.metadata.get("comparison")
     if view == "difference":
-        return "moving - fixed\n(normalised)"
+        return "fixed - moving\n(normalised)"
     if view:
-        return f"{view}\n(normalised)"
+        return "normalised"
     return str(layer.metadata.get("units") or "a.u.")
 
 
@@ -121,6 +121,7 @@ def update_colorbars(viewer: Any, *, enabled: bool = True) -> None:
         if colorbar.visible != wanted:
             colorbar.visible = wanted
     overlays = viewer.canvas.overlays
+    viewer.canvas.overlay_tiling.top_right = "vertical"  # the units above the bar, not beside it
     for kind, (position, key) in _COLORBARS.items():
         layer = shown.get(kind)
         if key not in overlays:

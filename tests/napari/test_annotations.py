@@ -6,9 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medfuse.napari._reader import study_layer_data
-from medfuse.napari._widgets._study import add_layer_data
-from tests.napari.conftest import HOT_POINT_LPS, needs_display
+from tests.napari.conftest import needs_display
+from tests.napari.test_window_level import open_window
 
 napari = pytest.importorskip("napari")
 pytestmark = [pytest.mark.gui, needs_display]
@@ -16,15 +15,7 @@ pytestmark = [pytest.mark.gui, needs_display]
 
 @pytest.fixture
 def window(make_napari_viewer, qtbot, ct_pet):
-    from medfuse.napari._app import build_window
-
-    viewer = make_napari_viewer(show=True)
-    viewer.window._qt_window.resize(1400, 900)
-    panels = build_window(viewer, layout="2x2")
-    add_layer_data(viewer, study_layer_data(list(ct_pet)))
-    panels["Study"]._add([])
-    viewer.dims.point = tuple(HOT_POINT_LPS[::-1])
-    qtbot.waitUntil(lambda: panels["Orthogonal views"].settled, timeout=30_000)
+    viewer, panels = open_window(make_napari_viewer, qtbot, ct_pet, layout="2x2")
     yield viewer, panels
     panels["Orthogonal views"].detach()
 
@@ -66,7 +57,7 @@ def test_colour_bars_carry_units_and_the_difference_its_scale(window, qtbot):
     qtbot.waitUntil(lambda: not inspect.runner.running, timeout=60_000)
     comparison = viewer.layers["comparison"]
     assert comparison.colorbar.visible and not viewer.layers["CT ct"].colorbar.visible
-    assert overlays["medfuse_units_anatomy"].text == "moving - fixed\n(normalised)"
+    assert overlays["medfuse_units_anatomy"].text == "fixed - moving\n(normalised)"
     viewer.layers.remove(comparison)
     assert overlays["medfuse_units_anatomy"].text == "HU"
     panels["Orthogonal views"].show_letters.setChecked(False)  # bars and units off together

@@ -28,16 +28,23 @@ def test_width_and_level_round_trip():
     assert window_level(limits_of(350.0, 40.0)) == (350.0, 40.0)
 
 
-@pytest.fixture
-def window(make_napari_viewer, qtbot, ct_pet):
+def open_window(make_napari_viewer, qtbot, volumes, *, layout):
+    """The MedFuse window in ``layout`` on ``volumes``, fixed/moving chosen, every view drawn."""
     from medfuse.napari._app import build_window
 
     viewer = make_napari_viewer(show=True)
     viewer.window._qt_window.resize(1400, 900)
-    panels = build_window(viewer, layout="single")
-    add_layer_data(viewer, study_layer_data(list(ct_pet)))
+    panels = build_window(viewer, layout=layout)
+    add_layer_data(viewer, study_layer_data(list(volumes)))
+    panels["Study"]._add([])
     viewer.dims.point = tuple(HOT_POINT_LPS[::-1])
     qtbot.waitUntil(lambda: panels["Orthogonal views"].settled, timeout=30_000)
+    return viewer, panels
+
+
+@pytest.fixture
+def window(make_napari_viewer, qtbot, ct_pet):
+    viewer, panels = open_window(make_napari_viewer, qtbot, ct_pet, layout="single")
     yield viewer, panels
     panels["Orthogonal views"].detach()
 
