@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -158,8 +159,9 @@ with open(sys.argv[1], newline="") as fh:
 
 
 def throughput(pairs: list[tuple[str, str, Path, Path]], n: int, *,
-               source: Path | None = None, numpy_max: bool = False) -> float:
-    """Seconds of one fresh ``medfuse fuse --manifest`` process over ``n`` pairs (cycling ``pairs``).
+               source: Path | None = None, numpy_max: bool = False) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system) of one fresh ``medfuse fuse --manifest`` process over
+    ``n`` pairs (cycling ``pairs``).
 
     ``source``: run the medfuse package found in that folder instead (an older version, for a side
     by side comparison: ``git archive COMMIT medfuse | tar -x -C DIR``). ``numpy_max``: run the
@@ -179,9 +181,12 @@ def throughput(pairs: list[tuple[str, str, Path, Path]], n: int, *,
                    [sys.executable, "-c", "import sys; from medfuse.cli import main; "
                     "sys.exit(main())", "fuse", "--manifest", str(manifest), "-o",
                     str(Path(tmp) / "out")])
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         subprocess.run(command, check=True, capture_output=True, env=env, cwd=tmp)
-        return time.perf_counter() - t0
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def volume_seconds(method: str = "default", shape: tuple[int, int, int] = (300, 512, 512)) -> float:
@@ -277,22 +282,24 @@ def goal_check(results: dict, default: str = "learned2d") -> str:
 def speed(pairs: list[tuple[str, str, Path, Path]], sizes: list[int], repeat: int,
           baseline: Path | None) -> str:
     """Markdown table of manifest throughput: fresh processes, alternating with the plain numpy
-    MAX script (and the baseline version, if given), as ratios to the numpy script's time."""
+    MAX script (and the baseline version, if given), as ratios to the numpy script's time: wall
+    time, and CPU time (user + system), which other jobs on a shared machine change far less."""
     peers = [("numpy MAX script", None, True), ("this version", None, False)]
     peers += [("baseline", baseline, False)] if baseline else []
-    runs: dict[tuple[str, int], list[float]] = {}
+    runs: dict[tuple[str, int], list[tuple[float, float]]] = {}
     load_before = os.getloadavg()[0]
     for _ in range(repeat):
         for n in sizes:
             for label, source, numpy_max in peers:
                 runs.setdefault((label, n), []).append(
                     throughput(pairs, n, source=source, numpy_max=numpy_max))
-    lines = [f"| version | pairs | seconds (median of {repeat}) | pairs/s | x numpy MAX script |",
-             "|---|---|---|---|---|"]
-    for (label, n), seconds in runs.items():
-        median = float(np.median(seconds))
-        ratio = median / float(np.median(runs[("numpy MAX script", n)]))
-        lines.append(f"| {label} | {n} | {median:.2f} | {n / median:.1f} | {ratio:.2f} |")
+    lines = [f"| version | pairs | wall s (median of {repeat}) | pairs/s | x numpy MAX script "
+             "| CPU s (median) | CPU x numpy MAX script |", "|---|---|---|---|---|---|---|"]
+    for (label, n), times in runs.items():
+        wall, cpu = (float(np.median([t[i] for t in times])) for i in (0, 1))
+        peer = [float(np.median([t[i] for t in runs[("numpy MAX script", n)]])) for i in (0, 1)]
+        lines.append(f"| {label} | {n} | {wall:.2f} | {n / wall:.1f} | {wall / peer[0]:.2f} "
+                     f"| {cpu:.2f} | {cpu / peer[1]:.2f} |")
     lines.append(f"\nLoad average (1 min, {os.cpu_count()} CPUs) {load_before:.1f} before the runs, "
                  f"{os.getloadavg()[0]:.1f} after.")
     return "\n".join(lines) + "\n"
