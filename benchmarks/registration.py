@@ -9,7 +9,9 @@ resumes)::
     .venv/bin/python benchmarks/registration.py --out benchmarks/results_registration.md \
         --wide --command --pet-ct --draws 8
 
-What the numbers show is written by hand in ``benchmarks/notes_registration.md``.
+``--spread rigid,bspline`` adds the start independence of MedFuse's presets on the real MR/CT
+pairs (9 starts each; about 20 s rigid, 5 minutes bspline). What the numbers show is written by
+hand in ``benchmarks/notes_registration.md``.
 
 Cases (``../shared/data/volumes``): SPM12 T2, PET and SPECT templates onto T1 (exact truth: the
 identity), the bundled sample phantom's PET and MR onto its CT (exact truth: ``truth.json``, undone
