@@ -8,20 +8,10 @@ import numpy as np
 import pytest
 
 from tests.napari.conftest import needs_display
-from tests.napari.test_app import _idle, _window
+from tests.napari.test_app import _idle, sample_app  # noqa: F401 (the window fixture)
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow, needs_display]
 napari = pytest.importorskip("napari")
-
-
-@pytest.fixture
-def sample_app(make_napari_viewer, qtbot):
-    from medfuse.napari._sample_data import sample_study
-    from medfuse.sample import make_study
-
-    viewer, panels = _window(make_napari_viewer, qtbot, sample_study())
-    yield viewer, panels, make_study().truth
-    panels["Orthogonal views"].detach()
 
 
 def _board(viewer, qtbot, inspect) -> np.ndarray:
@@ -31,7 +21,7 @@ def _board(viewer, qtbot, inspect) -> np.ndarray:
     return np.array(viewer.layers["comparison"].data, copy=True)
 
 
-def test_a_deformable_registration_in_the_app_and_its_checkerboard(sample_app, qtbot, tmp_path):
+def test_a_deformable_registration_in_the_app_and_its_checkerboard(sample_app, qtbot):
     from medfuse.napari._layers import layer_to_volume
     from medfuse.registration.transforms import from_matrix
 
@@ -64,7 +54,6 @@ def test_a_deformable_registration_in_the_app_and_its_checkerboard(sample_app, q
     registered = _board(viewer, qtbot, inspect)
     assert registered.shape == ct_layer.data.shape and 0 <= registered.min() <= registered.max() <= 1
     assert not np.allclose(registered, before)  # the checkerboard shows the registered MR
-    viewer.screenshot(str(tmp_path / "deformable_checkerboard.png"), canvas_only=False, flash=False)
     register.moving.value = mr_layer.name
     register.registered.value = False  # back to the MR before registration
     np.testing.assert_allclose(_board(viewer, qtbot, inspect), before, atol=1e-6)
