@@ -86,10 +86,10 @@ def quality(methods: list[str], pairs: list[tuple[str, str, Path, Path]], *,
 
     Besides the CDDFuse-convention metrics: the complementarity (MEF-SSIM, all windows and where
     the brighter source is the smoother one), the chroma ratio (pseudo-colour inputs), the noise
-    pass-through (RMS change of the fused luma over RMS of the noise added to the grey input) and
-    VIF / Qabf with the functional input moved by 1, 2 and 3 px, and with it as a low-count scan
-    (Poisson, LOW_COUNTS for 255; scored against the clean sources), as fractions of their value
-    on the clean, aligned pair.
+    pass-through (RMS change of the fused luma over RMS of the noise added to the MRI) and VIF /
+    Qabf with the other input (PET, SPECT, CT) moved by 1, 2 and 3 px, and with the functional
+    input as a low-count scan (Poisson, LOW_COUNTS for 255; scored against the clean sources), as
+    fractions of their value on the clean, aligned pair.
     ``params``: options of the learned method (``{"bundle": DIR}`` to score another bundle).
     ``extra``: ``{name: FusionMethod}`` run by name besides the registry's (the published anchors).
     ``robust=False``: the clean pair only (no noise, shift and low-count columns).
@@ -100,7 +100,9 @@ def quality(methods: list[str], pairs: list[tuple[str, str, Path, Path]], *,
     from medfuse.io import load
     from medfuse.quantify.fusion_metrics import fusion_metrics, qabf, vif_sum
 
-    loaded = [(kind, load(a), load(b)) for kind, _, a, b in pairs]
+    # the MRI first: it gets the noise, the other input the shift (and the low count if functional)
+    loaded = [(kind, *(load(p) for p in ((a, b) if a.parent.name == "MRI" else (b, a))))
+              for kind, _, a, b in pairs]
     table: dict = {}
     for method in methods:
         options = dict(params or {}) if method == "learned2d" else {}
@@ -135,6 +137,8 @@ def quality(methods: list[str], pairs: list[tuple[str, str, Path, Path]], *,
                 b_moved = luma(moved.array, rgb=moved.is_rgb)
                 m[f"VIF-s{shift}"] = vif_sum(f_moved, a, b_moved) / max(m["VIF"], 1e-9)
                 m[f"Qabf-s{shift}"] = qabf(f_moved, a, b_moved) / max(m["Qabf"], 1e-9)
+            if not vb.is_rgb:
+                continue
             low = _low_count(vb, rng)
             f_low = luma(run([va, low]).array, rgb=fused.is_rgb)
             m["VIF-lowcount"] = vif_sum(f_low, a, b) / max(m["VIF"], 1e-9)
@@ -205,10 +209,10 @@ def volume_seconds(method: str = "default", shape: tuple[int, int, int] = (300, 
     return time.perf_counter() - t0
 
 
-def markdown(results: dict, methods: list[str], default: str) -> str:
+def markdown(results: dict, methods: list[str], default: str, *, level: int = 3) -> str:
     lines = []
     for kind, rows in results.items():
-        lines.append(f"\n### {kind}\n")
+        lines.append(f"\n{'#' * level} {kind}\n")
         lines.append("| method | " + " | ".join(KEYS + EXTRA) + " | s/pair | wins vs each anchor |")
         lines.append("|---" * (len(KEYS) + len(EXTRA) + 3) + "|")
         for method in methods:
@@ -226,9 +230,10 @@ def markdown(results: dict, methods: list[str], default: str) -> str:
         lines.append("\nWhat each method keeps of both images (MEF: MEF-SSIM over all windows; "
                      "MEF-bs: where the brighter source is the smoother one; chroma: of the "
                      "pseudo-colour source; noise: pass-through of sigma-10 noise in the MRI, lower "
-                     "is better; -s1/-s2/-s3: VIF and Qabf with the functional image moved 1, 2, 3 "
-                     "px along x and y; "
-                     f"-lowcount: with it as a low-count scan, Poisson at {LOW_COUNTS:.0f} counts "
+                     "is better; -s1/-s2/-s3: VIF and Qabf with the other image (PET, SPECT, CT) "
+                     "moved 1, 2, 3 px along x and y; "
+                     "-lowcount: with the functional image as a low-count scan, Poisson at "
+                     f"{LOW_COUNTS:.0f} counts "
                      "for 255, scored against the clean sources; both as fractions of the value on "
                      "the clean pair):\n")
         lines.append("| method | " + " | ".join(KEEPS) + " |")
@@ -272,8 +277,8 @@ def goal_check(results: dict, default: str = "learned2d") -> str:
         chroma = r.get("chroma", np.nan)
         cells.append("-" if np.isnan(chroma) else mark(chroma >= 0.97, f"{chroma:.3f}"))
         cells.append(mark(r["noise"] <= 0.6, f"{r['noise']:.2f}"))
-        robust = [k for k in KEEPS[4:] if r[k] < lap[k] - 0.005]
-        cells.append(mark(not robust, "all eight" if not robust else "below on " + ", ".join(
+        robust = [k for k in KEEPS[4:] if r.get(k, np.nan) < lap.get(k, np.nan) - 0.005]
+        cells.append(mark(not robust, "all" if not robust else "below on " + ", ".join(
             f"{k} {r[k]:.3f} vs {lap[k]:.3f}" for k in robust)))
         lines.append(f"| {kind} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -426,7 +431,11 @@ def main() -> None:
                 picture_grid(args.grid.with_name(args.grid.stem + suffix), zoom=zoom,
                              methods=shown, extra=anchors)
         return
-    text = HEADER
+    from medfuse.fusion.learned import BUNDLES, WEIGHTS, sha256
+
+    weights = sha256((BUNDLES / "fusion2d" / WEIGHTS).read_bytes())
+    text = HEADER + (f"\nNetwork: the shipped bundle `fusion2d` (`{WEIGHTS}` sha256 {weights[:12]}...), "
+                     f"run {time.strftime('%Y-%m-%d', time.gmtime())}.\n")
     if not args.speed_only:
         results = _quality_cached(methods, pairs, args.cache, "all")
         text += markdown(results, methods, "learned2d")
@@ -434,8 +443,9 @@ def main() -> None:
         skipped: list[str] = []
         anchors = anchor_methods(skipped.append)
         sub = evenly_spaced(pairs, args.anchor_pairs)
-        text += (f"\n## Published anchors, {args.anchor_pairs} validation pairs of each type "
-                 "(evenly spaced: " + ", ".join(f"{k} {pid}" for k, pid, *_ in sub) + ")\n\n"
+        text += (f"\n### Published anchors, {args.anchor_pairs} validation pairs of each type\n\n"
+                 "Evenly spaced through the validation pairs: "
+                 + ", ".join(f"{k} {pid}" for k, pid, *_ in sub) + ".\n\n"
                  + "".join(f"* {line}\n" for line in skipped))
         if anchors:
             label = f"per_type{args.anchor_pairs}"
@@ -449,8 +459,8 @@ def main() -> None:
             text += ("\nRun from their authors' checkouts (`benchmarks/fusion_anchors.py`): "
                      + ", ".join(anchors) + "; on the clean pairs only (noise, shift and low-count "
                      "columns '-': 0.5-10 s a fusion on this CPU).\n"
-                     + markdown(sub_results, names, "learned2d")
-                     + "\n### Goal check (issue 17) against every anchor run, same pairs\n\n"
+                     + markdown(sub_results, names, "learned2d", level=4)
+                     + "\n#### Goal check (issue 17) against every anchor run, same pairs\n\n"
                      + goal_check(sub_results))
     text += ("\n`medfuse fuse --manifest` (default method, fresh process, start-up included):\n\n"
              + speed(pairs, [int(n) for n in args.sizes.split(",")], args.repeat, args.baseline))
