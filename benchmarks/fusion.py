@@ -458,7 +458,7 @@ def main() -> None:
             names = ["average", "maximum", "laplacian", *anchors, "learned2d"]
             text += ("\nRun from their authors' checkouts (`benchmarks/fusion_anchors.py`): "
                      + ", ".join(anchors) + "; on the clean pairs only (noise, shift and low-count "
-                     "columns '-': 0.5-10 s a fusion on this CPU).\n"
+                     "columns '-': 1-13 s a fusion on this CPU).\n"
                      + markdown(sub_results, names, "learned2d", level=4)
                      + "\n#### Goal check (issue 17) against every anchor run, same pairs\n\n"
                      + goal_check(sub_results))
