@@ -35,16 +35,54 @@ def make_pet(ct: Volume) -> Volume:
                   direction=ct.direction, modality="PT", units="SUVbw", meta={"description": "PET"})
 
 
-def _spin(until, *, timeout: float = 120.0) -> float:
-    """Run the Qt event loop until ``until()`` is true; returns the longest single turn (s)."""
+#: with ``--profile``: (seconds, action, cProfile.Profile) of each event-loop turn over 100 ms
+#: while a :class:`StallProbe` runs
+PROFILED: list[tuple[float, str, object]] | None = None
+#: the action being measured (names the profiled turns), and whether a stall probe runs
+ACTION = ["start"]
+PROBING = [False]
+
+
+def _turn() -> float:
+    """One pass of the Qt event loop; returns its seconds (profiled with ``--profile``)."""
+    import cProfile
+
     from qtpy.QtWidgets import QApplication
 
+    profile = cProfile.Profile() if PROFILED is not None and PROBING[0] else None
+    t0 = time.perf_counter()
+    if profile is not None:
+        profile.enable()
+    QApplication.processEvents()
+    if profile is not None:
+        profile.disable()
+    seconds = time.perf_counter() - t0
+    if profile is not None and seconds > 0.1:
+        PROFILED.append((seconds, ACTION[0], profile))
+    return seconds
+
+
+def print_profiles(count: int, *, lines: int = 25) -> None:
+    """Print where the ``count`` longest profiled turns of each action spent their time."""
+    import io
+    import pstats
+
+    for action in dict.fromkeys(a for _, a, _ in PROFILED or []):
+        turns = sorted((t for t in PROFILED if t[1] == action), key=lambda t: -t[0])
+        print(f"## {action}: {len(turns)} turns over 100 ms (profiled, so slower): "
+              + ", ".join(f"{1000 * t[0]:.0f}" for t in turns) + " ms")
+        for seconds, _, profile in turns[:count]:
+            text = io.StringIO()
+            pstats.Stats(profile, stream=text).sort_stats("cumulative").print_stats(lines)
+            print(f"### turn of {1000 * seconds:.0f} ms\n{text.getvalue()}")
+
+
+def _spin(until, *, timeout: float = 120.0) -> float:
+    """Run the Qt event loop until ``until()`` is true; returns the longest single turn (s)."""
     longest = 0.0
     end = time.perf_counter() + timeout
     while not until() and time.perf_counter() < end:
-        t0 = time.perf_counter()
-        QApplication.processEvents()
-        longest = max(longest, time.perf_counter() - t0)
+        longest = max(longest, _turn())
         time.sleep(0.001)
     return longest
 
@@ -104,9 +142,11 @@ class StallProbe:
     def __enter__(self) -> "StallProbe":
         self.ticks = [time.perf_counter()]
         self._timer.start()
+        PROBING[0] = True
         return self
 
     def __exit__(self, *_exc: object) -> None:
+        PROBING[0] = False
         self._timer.stop()
         self.ticks.append(time.perf_counter())
 
@@ -224,13 +264,25 @@ def stall_panel_task(task: str, *, mode: str = "register") -> dict[str, float]:
 
 
 def main() -> None:
+    """Measure every action and write the results table (or profile a few, ``--only``)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--shape", default="300,512,512", help="CT shape z,y,x")
     parser.add_argument("--mode", default="register", help="registration mode for the stall probe")
     parser.add_argument("--runs", type=int, default=2, help="runs of each panel task")
     parser.add_argument("--label", default="this checkout", help="what is measured (a commit)")
     parser.add_argument("--out", type=Path, default=OUT, help="the results file")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="print the profile of the N longest event-loop turns of each action")
+    parser.add_argument("--only", nargs="*", default=None,
+                        choices=("render", "open", "stepping", "fusion", "report", "registration"),
+                        help="measure only these actions (with --profile; no results file)")
     args = parser.parse_args()
+    global PROFILED
+    if args.profile:
+        PROFILED = []
+    if args.only is not None:
+        profile_only(args)
+        return
     logging.basicConfig(level=logging.WARNING)
     import medfuse
     from medfuse.napari._reader import study_layer_data
@@ -239,13 +291,18 @@ def main() -> None:
     shape = tuple(int(v) for v in args.shape.split(","))
     ct = make_ct_series(shape)
     pet = make_pet(ct)
+    ACTION[0] = "first render"
     bare = first_render(ct, pet, app=False)
     full = first_render(ct, pet, app=True)
     big = study_layer_data([ct, pet])
+    ACTION[0] = "open"
     opened = [stall_open(big) for _ in range(args.runs)]
+    ACTION[0] = "slice stepping"
     stepping = stall_stepping(big)
-    tasks = {task: [stall_panel_task(task, mode=args.mode) for _ in range(args.runs)]
-             for task in ("fusion", "report", "registration")}
+    tasks = {}
+    for task in ("fusion", "report", "registration"):
+        ACTION[0] = task
+        tasks[task] = [stall_panel_task(task, mode=args.mode) for _ in range(args.runs)]
     load = os.getloadavg()
 
     def runs(rows):
@@ -284,6 +341,23 @@ def main() -> None:
               ""]
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))
+    print_profiles(args.profile)
+
+
+def profile_only(args: argparse.Namespace) -> None:
+    """Run only the actions of ``--only`` (a smaller CT: ``--shape``) and print their profiles."""
+    from medfuse.napari._reader import study_layer_data
+    from medfuse.sample import make_ct_series
+
+    ct = make_ct_series(tuple(int(v) for v in args.shape.split(",")))
+    pet = make_pet(ct)
+    big = study_layer_data([ct, pet])
+    steps = {"render": lambda: first_render(ct, pet, app=True), "open": lambda: stall_open(big),
+             "stepping": lambda: stall_stepping(big, steps=4)}
+    for action in args.only:
+        ACTION[0] = action
+        print(action, steps.get(action, lambda: stall_panel_task(action, mode=args.mode))())
+    print_profiles(args.profile or 3)
 
 
 if __name__ == "__main__":

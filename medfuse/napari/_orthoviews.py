@@ -101,6 +101,11 @@ class OrthoViews(QWidget):
         self._catch_up_timer = QTimer(self)
         self._catch_up_timer.setSingleShot(True)
         self._catch_up_timer.timeout.connect(self._catch_up_one)
+        #: one timer for the next resync step: a new request restarts it, so that requests made
+        #: meanwhile (first draw, its fallback, the next step) never run two steps in one turn
+        self._resync_timer = QTimer(self)
+        self._resync_timer.setSingleShot(True)
+        self._resync_timer.timeout.connect(self._resync_if_pending)
         self._watch_frames(self._canvases["axial"])
         self._canvases["axial"].events.resize.connect(self._on_main_resize)
         self._grid = QGridLayout()
@@ -272,10 +277,10 @@ class OrthoViews(QWidget):
         self._pending = True
         draw = self._canvases["axial"].events.draw
         draw.connect(self._on_main_draw)
-        QTimer.singleShot(_FIRST_DRAW_WAIT_MS, self._resync_if_pending)
+        self._resync_timer.start(_FIRST_DRAW_WAIT_MS)
 
     def _on_main_draw(self, event: Any = None) -> None:
-        QTimer.singleShot(0, self._resync_if_pending)
+        self._resync_timer.start(0)
 
     def _resync_if_pending(self) -> None:
         if self._pending:
@@ -292,7 +297,7 @@ class OrthoViews(QWidget):
         if len(self.models) < len(self.planes):
             self._build_view(next(p for p in self.planes if p not in self.models))
             self._pending = True
-            QTimer.singleShot(_STEP_MS, self._resync_if_pending)
+            self._resync_timer.start(_STEP_MS)
             return
         wanted = {id(layer): layer for layer in self.viewer.layers}
         for plane, model in self.models.items():
@@ -312,7 +317,7 @@ class OrthoViews(QWidget):
             self._syncing = False
         if len(missing) > 1:
             self._pending = True
-            QTimer.singleShot(_STEP_MS, self._resync_if_pending)
+            self._resync_timer.start(_STEP_MS)
             return
         for plane in self._fresh:
             self._reset_view(self.models[plane])
@@ -524,6 +529,7 @@ class OrthoViews(QWidget):
         self._behind.clear()
         self._catch_up_timer.stop()
         self._fit_timer.stop()
+        self._resync_timer.stop()
         for name in ("inserted", "removed", "moved"):
             getattr(self.viewer.layers.events, name).disconnect(self._schedule_resync)
         self.viewer.layers.events.removed.disconnect(self._on_main_removed)

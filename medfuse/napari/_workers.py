@@ -200,12 +200,13 @@ class TaskRunner(QWidget):
         if self._cancelled(task_id, description):
             return
         self._idle()
+        progress_text = self.status.text()
         try:
             on_done(result)
         except Exception as err:  # a result the viewer cannot show is reported, not raised
             self._report(description, err)
             return
-        if not self.status.text() or self.status.text().endswith("…"):
+        if self.status.text() == progress_text:  # on_done said nothing of its own
             self.show_message(f"{description}: done")
         self.result_shown.emit()
 

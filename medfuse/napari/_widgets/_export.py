@@ -101,9 +101,13 @@ class ExportPanel(Panel):
         masks = [layer_to_volume(x) for x in self.viewer.layers
                  if x.__class__.__name__ == "Labels" and is_medfuse_data_layer(x)]
 
+        folder = self._out()
+
         def done(paths: dict[str, Path]) -> None:
-            self.result.value = "report: " + ", ".join(str(p) for p in paths.values())
+            # short, so that the panel keeps its width (a wider dock resizes and redraws every view)
+            self.result.value = f"study folder written: {folder.name}/ ({len(paths)} outputs)"
+            self.result.tooltip = "\n".join(str(p) for p in paths.values())
 
         return self.run(in_subprocess, study_report, layer_to_volume(fixed),
                         layer_to_volume(moving), moving.metadata.get("registration"), masks,
-                        self._out(), description="study report", on_done=done, control=True)
+                        folder, description="study report", on_done=done, control=True)

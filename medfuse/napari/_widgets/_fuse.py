@@ -1,8 +1,8 @@
 """Fuse panel: one fused image from two series (the second resampled onto the first when needed).
 
 The fusion runs in its own process (a learned network imports torch and runs for seconds); its layer
-is made ready in the worker thread, so the UI thread only adds it and, a turn later, hides the two
-sources.
+is made ready in the worker thread, so the UI thread only adds it and, in the next turns, hides the
+two sources.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from medfuse.napari._tasks import fuse_volumes
 from medfuse.napari._widgets._common import LayerPicker, Panel, info_label, layer_in_subprocess
 from medfuse.volume import Volume
 
-#: pause between adding the fused layer and hiding its sources, so that each has its own turn (ms)
+#: pause between adding the fused layer and hiding each source, so that each has its own turn (ms)
 _HIDE_AFTER_MS = 30
 
 
@@ -61,7 +61,7 @@ class FusePanel(Panel):
             layer.metadata["fusion_method"] = method
             self.show_layer(layer)
             self.result.value = f"{volume.modality} {volume.units}, size {'x'.join(map(str, volume.size))}"
-            QTimer.singleShot(_HIDE_AFTER_MS, lambda: _hide(first, second))
+            QTimer.singleShot(_HIDE_AFTER_MS, lambda: _hide([first, second]))
 
         return self.run(layer_in_subprocess, fuse_volumes, layer_to_volume(first),
                         layer_to_volume(second), method=method, name=f"fused ({method})",
@@ -69,6 +69,11 @@ class FusePanel(Panel):
                         on_done=done, control=True)
 
 
-def _hide(*layers: Any) -> None:
-    for layer in layers:
-        layer.visible = False
+def _hide(layers: list[Any]) -> None:
+    """Hide ``layers``, one per event-loop turn (napari redraws every view showing a layer at once
+    when it is hidden)."""
+    from qtpy.QtCore import QTimer
+
+    if layers:
+        layers[0].visible = False
+        QTimer.singleShot(_HIDE_AFTER_MS, lambda: _hide(layers[1:]))
