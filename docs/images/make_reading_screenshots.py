@@ -1,4 +1,5 @@
-"""Take the real-data reading screenshots of docs/app.md (STS_001 of the real test data).
+"""Take the real-data reading screenshots of docs/app.md (STS_001 of the real test data): PET/CT
+with MIP and colour bars, the ROI panel, a typed window/level with a PET preset, MR/CT checkerboard.
 
 Run under a display from the repository root (the data are read in place, never copied)::
 
@@ -18,7 +19,7 @@ from medfuse.napari._app import launch, wait_for
 HERE = Path(__file__).parent
 STS = Path(os.environ.get("MEDFUSE_TEST_DATA", HERE.parents[2] / "shared" / "data")) / "volumes" \
     / "sts" / "STS_001"
-AT = (60.0, 20.0, -700.0)  # LPS mm, in the sarcoma
+AT = (70.0, 12.0, -791.0)  # LPS mm, the centre of the STS_001 GTV (its RTSTRUCT on the CT grid)
 
 
 def shoot(viewer, panels, name: str) -> None:
@@ -52,6 +53,19 @@ def main() -> None:
     roi.refresh()
     wait_for(lambda: roi.table.rowCount() > 0 and not roi.runner.running, timeout=120)
     shoot(viewer, panels, "app_roi.png")
+    close(viewer, panels)
+
+    viewer, panels = opened([STS / "CT" / "dicom" / "image", STS / "PET" / "dicom" / "image"],
+                            layout="1x3")
+    viewer.window._dock_widgets["Inspect"].raise_()
+    inspect = panels["Inspect"]
+    viewer.layers.selection.active = next(x for x in viewer.layers
+                                          if x.metadata.get("modality") == "CT")
+    inspect.wl_width.value, inspect.wl_level.value = 1800.0, 400.0  # typed: a bone window
+    viewer.layers.selection.active = next(x for x in viewer.layers
+                                          if x.metadata.get("modality") == "PT")
+    inspect.window.value = next(c for c in inspect.window.choices if c and c[1] == (0.0, 5.0))
+    shoot(viewer, panels, "app_window_level.png")
     close(viewer, panels)
 
     viewer, panels = opened([STS / "CT" / "dicom" / "image", STS / "MR_T1" / "dicom" / "image"],

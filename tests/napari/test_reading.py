@@ -289,7 +289,7 @@ def test_roi_panel_gives_the_report_statistics_of_the_gtv_and_follows_painting(m
         pet = layer_to_volume(pet_layer)
         expected = roi_statistics(pet, layer_to_volume(viewer.layers["GTV_Mass_PET"]),
                                   labels={1: "GTV_Mass_PET"})[0]
-        row = rows[pet.meta["description"]]
+        row = rows[pet_layer.name]  # the series named as its layer
         assert row[1] == "GTV_Mass_PET"
         assert float(row[5]) == pytest.approx(expected["suv_max"], rel=2e-3)  # SUVmax
         assert float(row[7]) == pytest.approx(expected["suv_peak"], rel=2e-3)  # SUVpeak

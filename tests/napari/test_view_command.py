@@ -16,7 +16,7 @@ from tests.napari.conftest import needs_display
 
 napari = pytest.importorskip("napari")
 
-AT = (60.0, 20.0, -700.0)  # LPS mm, inside the STS_001 tumour
+AT = (60.0, 20.0, -700.0)  # LPS mm, in the STS_001 PET/CT field (the GTV centre is at z -791)
 
 
 def _series():

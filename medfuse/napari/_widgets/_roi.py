@@ -17,7 +17,7 @@ from magicgui.widgets import FloatSpinBox, PushButton
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem
 
-from medfuse.napari._layers import create_layer, labels_layer_data, layer_to_volume
+from medfuse.napari._layers import create_layer, labels_layer_data, layer_name, layer_to_volume
 from medfuse.napari._widgets._common import LayerPicker, Panel, info_label
 from medfuse.volume import Volume
 
@@ -25,10 +25,13 @@ COLUMNS = ("series", "ROI", "volume (ml)", "mean", "SD", "SUVmax", "SUVmean", "S
            "MTV41 (ml)", "TLG41")
 #: quiet time after the last paint stroke or layer change before the statistics are recomputed
 _DEBOUNCE_MS = 300
+#: widest the series and ROI name columns get (pixels), so that the statistics stay in view
+_NAME_PX = 96
 
 
 def roi_rows(images: list[Volume], mask: Volume, *, name: str) -> list[tuple[str, ...]]:
-    """One table row per (image, label): the statistics of :data:`COLUMNS` as text.
+    """One table row per (image, label): the statistics of :data:`COLUMNS` as text, the series
+    named as its layer is (modality first, so that a cut name still says which series it is).
 
     Examples
     --------
@@ -36,7 +39,7 @@ def roi_rows(images: list[Volume], mask: Volume, *, name: str) -> list[tuple[str
     ...             units="HU", meta={"description": "ct"})
     >>> mask = ct.with_array(np.ones((4, 4, 4), np.uint8), modality="SEG", units="label")
     >>> roi_rows([ct], mask, name="box")[0][:5]
-    ('ct', 'box', '0.512', '40.0 HU', '0')
+    ('CT ct', 'box', '0.512', '40.0 HU', '0')
     """
     from medfuse.quantify.roi import roi_statistics
 
@@ -47,7 +50,7 @@ def roi_rows(images: list[Volume], mask: Volume, *, name: str) -> list[tuple[str
     for image in images:
         for entry in roi_statistics(image, mask, labels=labels):
             rows.append((
-                str(entry["series"]), str(entry["name"]), _number(entry["volume_ml"]),
+                layer_name(image), str(entry["name"]), _number(entry["volume_ml"]),
                 f"{_number(entry['mean'])} {entry['units']}", _number(entry["sd"]),
                 *(_number(entry.get(k)) for k in ("suv_max", "suv_mean", "suv_peak", "mtv41_ml",
                                                    "tlg41")),
@@ -151,8 +154,12 @@ class ROIPanel(Panel):
         self.table.setRowCount(len(rows))
         for r, row in enumerate(rows):
             for c, text in enumerate(row):
-                self.table.setItem(r, c, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
+        for c in (0, 1):  # long series and ROI names are cut (whole in the tooltip): numbers first
+            self.table.setColumnWidth(c, min(self.table.columnWidth(c), _NAME_PX))
         if rows:
             self.runner.show_message(f"{len(rows)} row(s)")
         else:
