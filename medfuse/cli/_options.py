@@ -18,6 +18,12 @@ def out_option(help_text: str, *, required: bool = True) -> typer.models.OptionI
                         metavar="PATH", show_default=False)
 
 
+def units_per_path_option() -> typer.models.OptionInfo:
+    """The repeatable ``--units PATH=UNITS`` option of the commands that read several NIfTI files."""
+    return typer.Option([], "--units", metavar="PATH=UNITS",
+                        help="Value units of a NIfTI input, e.g. pet.nii.gz=SUVbw (repeatable).")
+
+
 def per_path(items: list[str], option: str, form: str = "PATH=VALUE") -> dict[str, str]:
     """``PATH=VALUE`` items as ``{path: value}``.
 

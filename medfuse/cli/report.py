@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from medfuse.cli._app import app
-from medfuse.cli._options import out_option, per_path
+from medfuse.cli._options import out_option, per_path, units_per_path_option
 
 
 @app.command()
@@ -23,9 +23,7 @@ def report(
     modality: list[str] = typer.Option([], "--modality", metavar="PATH=CODE[:UNITS]",
                                        help="Modality (and units) of a NIfTI input, e.g. "
                                        "pet.nii.gz=PT:SUVbw (repeatable)."),
-    units: list[str] = typer.Option([], "--units", metavar="PATH=UNITS",
-                                    help="Value units of a NIfTI input, e.g. pet.nii.gz=SUVbw "
-                                    "(repeatable)."),
+    units: list[str] = units_per_path_option(),
     registration: str = typer.Option("auto", "--registration", metavar="MODE",
                                      help="auto (scanner alignment for PET/CT of one scanner, "
                                      "registration otherwise), register or geometry."),

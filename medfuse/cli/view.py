@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from medfuse.cli._app import app
-from medfuse.cli._options import per_path
+from medfuse.cli._options import per_path, units_per_path_option
 
 
 def parse_point(text: str) -> tuple[float, float, float]:
@@ -79,9 +79,7 @@ def view(
     modality: list[str] = typer.Option([], "--modality", metavar="PATH=CODE",
                                        help="Modality of a NIfTI input in place of the reader's "
                                             "guess, e.g. pet.nii.gz=PT (repeatable)."),
-    units: list[str] = typer.Option([], "--units", metavar="PATH=UNITS",
-                                    help="Value units of a NIfTI input, e.g. pet.nii.gz=SUVbw "
-                                         "(repeatable)."),
+    units: list[str] = units_per_path_option(),
     width: int = typer.Option(1600, help="Window width in pixels."),
     height: int = typer.Option(1000, help="Window height in pixels."),
 ) -> None:

@@ -18,6 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from medfuse.errors import InputError, InvalidSeriesError
 from medfuse.io.image2d import is_image2d, read_image2d, write_png
 from medfuse.io.nifti import is_nifti, read_nifti, write_nifti
@@ -105,12 +107,26 @@ def load_mask(path: str | Path, reference: Volume) -> Volume:
         The path does not exist, or is neither a readable label map nor an RTSTRUCT.
     """
     from medfuse.io.rtstruct import is_rtstruct, rtstruct_to_mask
+    from medfuse.io.seg import is_seg, read_seg
 
     path = Path(path)
     _check_exists(path)
     if path.is_file() and is_rtstruct(path):
         return rtstruct_to_mask(path, reference)[0]
+    if path.is_file() and is_seg(path):
+        return _segments_as_labels(read_seg(path))
     return load(path)
+
+
+def _segments_as_labels(segments: list[Volume]) -> Volume:
+    """A DICOM SEG's segments (one label map each, on the SEG's grid) as one label map: segment
+    ``i`` is label ``i`` (a later segment wins where two overlap), ``meta["labels"]`` their names."""
+    labels = np.zeros(segments[0].array.shape, np.uint16)
+    names = {}
+    for number, segment in enumerate(segments, start=1):
+        labels[np.asarray(segment.array) > 0] = number
+        names[number] = segment.meta.get("description", f"segment {number}")
+    return segments[0].with_array(labels, meta={**segments[0].meta, "labels": names})
 
 
 def describe(volume: Volume) -> dict[str, Any]:

@@ -96,8 +96,9 @@ def is_rtstruct(path: str | Path) -> bool:
     """True for a DICOM file whose Modality is RTSTRUCT (headers only are read)."""
     import pydicom
 
-    path = Path(path)
-    if not path.is_file():
+    from medfuse.io.paths import is_dicom_file
+
+    if not is_dicom_file(path):  # NIfTI, PNG, folders: no DICOM preamble, nothing parsed
         return False
     try:
         ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["Modality", "SOPClassUID"])

@@ -58,6 +58,18 @@ def test_a_seg_reads_back_voxel_for_voxel_one_volume_per_segment(seg_study, ct_a
         assert np.count_nonzero(on_ct.array) == np.count_nonzero(truth.array) > 1000
 
 
+def test_load_mask_reads_a_seg_as_one_label_map_with_a_label_per_segment(seg_study, ct_and_masks):
+    """``--mask seg.dcm`` (the workflow's and register's masks): segment i is label i."""
+    from medfuse.io import load_mask
+
+    ct, gtv, box = ct_and_masks
+    mask = load_mask(seg_study / "seg" / "seg.dcm", ct)
+    assert mask.meta["labels"] == {1: "GTV_Mass_CT", 2: "box"}
+    on_ct = mask.resample_to(ct, interpolation="nearest").array
+    assert np.array_equal(on_ct == 2, box.array > 0)
+    assert np.array_equal(on_ct == 1, (gtv.array > 0) & (box.array == 0))
+
+
 def test_not_a_seg_is_one_line_naming_the_file():
     from medfuse.errors import InvalidSeriesError
     from medfuse.io.seg import read_seg
