@@ -28,7 +28,6 @@ from medfuse.registration.presets import (
     choose_preset,
     load_preset,
     read_parameter_file,
-    scaled,
 )
 from medfuse.registration.result import RegistrationResult
 from medfuse.registration.search import bin_factors, binned, binned_mask, multi_start
@@ -53,10 +52,6 @@ WORKING_SPACING = 2.0
 #: the grid of the mutual information before and after: a quality number, not an optimum, so
 #: 4-8 times fewer voxels than the working grid are enough
 COARSE_SPACING = 4.0
-#: the last level's samples are multiplied by this when the search's starts ended apart: the optimum
-#: is flat (a thigh along the limb), and the noise of the sampled gradient decides where the
-#: optimiser stops on it (see docs/registration.md, iterations / samples)
-FLAT_OPTIMUM_SAMPLES = 2
 #: when both images are finer than the working grid, the rigid stage ends with a short run on a
 #: grid of the coarser image's finest spacing, clamped to [FINEST_SPACING, WORKING_SPACING] mm:
 #: FINE_ITERATIONS iterations with steps of at most FINE_STEP_MM, from the working grid's answer
@@ -152,8 +147,6 @@ def register(
         # the search ran the coarsest level at 8 mm; its answer is within a few mm of the last
         # level's, so the levels between are skipped (see docs/registration.md, pyramid)
         first = single_levels(stages[0], 1)[0]
-        if not found.starts_agreed:
-            first = scaled(first, "NumberOfSpatialSamples", FLAT_OPTIMUM_SAMPLES)
     _step(progress, cancel, 1, total, f"stage 1/{len(stages)}: {stages[0]['Transform'][0]}")
     maps = run([first], initial_maps=[rigid_to_map(start, template)])
     if stages[0].get("Transform") == ["EulerTransform"]:

@@ -9,6 +9,13 @@ refined by the preset's whole coarsest level. A start costs about 20 ms; the ref
 four times the samples of a start and twice the iterations, brought the answers from different
 starts within about 1.5 mm of each other where a flat optimum had left them up to 15 mm apart.
 Where the first three starts agree the basin is clear, and the refinement runs half the level.
+
+Those short runs draw new random samples every iteration, so where the optimum is flat (real MR/CT
+of a limb, soft tissue moved between the scans) their answer wanders with the start and with the
+seed by 1.5-2 mm. :func:`settle` ends the search deterministically: every voxel at 4 mm, one
+gradient ascent of Mattes MI to a small step, so nearby starts end at one point (real MR/CT spread
+1.71 -> 0.88 mm and 2.13 -> 0.33 mm over +-10 degree, +-15 mm starts; 8 mm settles or a fixed
+random subset of the 4 mm voxels fell back into the wandering, see docs/registration.md).
 """
 
 from __future__ import annotations
@@ -35,6 +42,11 @@ SEARCH_EXACT_GRADIENT_SAMPLES = 1024
 #: fixed image by a search voxel or more (from +-15 degree, +-20 mm starts the short runs can end
 #: 20 mm short of the optimum), at most this many times
 MAX_REFINEMENTS = 3
+#: the deterministic settle after the search: bin size (mm), histogram bins, first and last step
+#: (mm, along the physical shift of the fixed image's voxels), the step's shrink at each turn of
+#: the gradient and the iteration cap
+SETTLE_SPACING, SETTLE_BINS, SETTLE_STEPS, SETTLE_RELAXATION, SETTLE_ITERATIONS = \
+    4.0, 32, (2.0, 1e-3), 0.7, 300
 #: when the first three starts agree the basin is clear and the refinement only polishes their
 #: answer: it runs this share of the level's iterations (the full level travels flat optima)
 AGREED_REFINEMENT_SHARE = 0.5
@@ -114,7 +126,8 @@ def multi_start(
     reach one pose (no fixed-image corner more than ``agree_mm`` apart): starts that far apart
     ending together show a basin wide enough that the other rotations would end there too.
     ``run(fixed_itk, moving_itk, maps, initial_maps=..., fixed_mask=...)`` is the elastix runner.
-    Returns the refined best start and whether the first three starts agreed.
+    Returns the refined best start, then settled (:func:`settle`), and whether the first three
+    starts agreed.
     """
     from medfuse.registration import _elastix
 
@@ -169,7 +182,45 @@ def multi_start(
         best = refined
         if moved < spacing:
             break
-    return SearchResult(best, agreed)
+    return SearchResult(settle(fixed, moving, best, fixed_mask=fixed_mask), agreed)
+
+
+def settle(fixed: Volume, moving: Volume, transform: sitk.Transform, *,
+           fixed_mask: Volume | None = None) -> sitk.Transform:
+    """``transform`` (rigid) carried to the nearest optimum of Mattes mutual information over
+    every voxel of ``fixed`` binned to :data:`SETTLE_SPACING` mm (inside ``fixed_mask``): a
+    deterministic objective and optimiser, so the answer depends on the start only through the
+    basin it lies in. On one thread (SimpleITK's default for the while): ITK's thread pool sums
+    the metric in a varying order, and a registration must repeat exactly."""
+    centre = fixed.center()
+    f, m = binned(fixed, SETTLE_SPACING), binned(moving, SETTLE_SPACING)
+    method = sitk.ImageRegistrationMethod()
+    method.SetMetricAsMattesMutualInformation(SETTLE_BINS)
+    method.SetMetricSamplingStrategy(method.NONE)
+    if fixed_mask is not None:
+        method.SetMetricFixedMask(sitk.Cast(binned_mask(fixed_mask, f).to_sitk(), sitk.sitkUInt8))
+    method.SetInterpolator(sitk.sitkLinear)
+    first, last = SETTLE_STEPS
+    method.SetOptimizerAsRegularStepGradientDescent(
+        learningRate=first, minStep=last, numberOfIterations=SETTLE_ITERATIONS,
+        relaxationFactor=SETTLE_RELAXATION, gradientMagnitudeTolerance=1e-10)
+    method.SetOptimizerScalesFromPhysicalShift()
+    euler = sitk.Euler3DTransform()
+    euler.SetCenter(centre)
+    rigid = from_matrix(affine_matrix(transform), center=centre)
+    euler.SetMatrix(rigid.GetMatrix())
+    euler.SetTranslation(rigid.GetTranslation())
+    method.SetInitialTransform(euler, inPlace=False)
+    threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)  # the metric's threads follow the default
+    try:
+        found = method.Execute(sitk.Cast(f.to_sitk(), sitk.sitkFloat32),
+                               sitk.Cast(m.to_sitk(), sitk.sitkFloat32))
+    except RuntimeError:  # too little overlap at 4 mm: the search's answer stands
+        return transform
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
+    return from_matrix(affine_matrix(found), center=centre)
 
 
 def _corners(volume: Volume) -> np.ndarray:
