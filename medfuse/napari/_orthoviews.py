@@ -30,6 +30,7 @@ from qtpy.QtWidgets import QCheckBox, QGridLayout, QHBoxLayout, QVBoxLayout, QWi
 from medfuse.napari._annotations import annotate_view, show_annotations, update_slice_text
 from medfuse.napari._layers import layer_data_to_world, set_layer_data
 from medfuse.napari._layouts import LAYOUTS
+from medfuse.napari._window_level import window_drag
 
 if TYPE_CHECKING:  # pragma: no cover
     from napari.components import ViewerModel
@@ -165,6 +166,7 @@ class OrthoViews(QWidget):
         self._mirrors[plane] = {}
         model.dims.events.point.connect(self._on_mirror_point)
         model.mouse_drag_callbacks.append(self._click_moves_cursor)
+        model.mouse_drag_callbacks.append(window_drag(self.viewer))  # W/L by right/middle drag
         self._watch_camera(model)
         self._reslice_when_sliced_axes_move(model)
 

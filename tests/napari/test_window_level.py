@@ -112,3 +112,28 @@ def test_typed_window_and_presets_set_the_layer_and_each_other(window):
     assert (inspect.wl_width.value, inspect.wl_level.value) == (5.0, 2.5)
     inspect.wl_width.value = 20.0  # wider than the layer's slider range: the range grows
     assert tuple(pet.contrast_limits) == (-7.5, 12.5) and pet.contrast_limits_range[1] >= 12.5
+
+
+@pytest.mark.gui
+@needs_display
+def test_a_drag_in_the_coronal_view_sets_the_window_too(make_napari_viewer, qtbot, ct_pet):
+    """Every view takes the drag, not only the main (axial) one: the coronal view's canvas."""
+    from qtpy.QtCore import Qt
+
+    viewer, panels = open_window(make_napari_viewer, qtbot, ct_pet, layout="1x3")
+    ortho = panels["Orthogonal views"]
+    try:
+        ct = viewer.layers["CT ct"]
+        viewer.layers.selection.active = ct
+        before = window_level(ct.contrast_limits)
+        zoom = ortho.models["coronal"].camera.zoom
+        _drag(qtbot, ortho._canvases["coronal"], Qt.MouseButton.RightButton, (100, 0))
+        width, level = window_level(ct.contrast_limits)
+        step = (value_range(ct)[1] - value_range(ct)[0]) / 800
+        assert np.isclose(width, before[0] + 100 * step, rtol=0.02), width
+        assert np.isclose(level, before[1], atol=2 * step)
+        assert ortho.models["coronal"].camera.zoom == zoom
+        mirror = next(x for x in ortho.models["coronal"].layers if x.name == "CT ct")
+        assert tuple(mirror.contrast_limits) == pytest.approx(tuple(ct.contrast_limits))
+    finally:
+        ortho.detach()
