@@ -274,6 +274,7 @@ def test_fuse_panel_average_adds_a_fused_layer_on_the_fixed_grid(app, qtbot):
     assert layer.data.shape[:3] == ct_layer.data.shape
     assert np.allclose(layer_data_to_world(layer), layer_data_to_world(ct_layer))
     assert layer.metadata["fusion_method"] == "average"
+    assert layer.metadata["source_layers"] == ["CT ct", "PT pet"]  # what the readout reads
     qtbot.waitUntil(lambda: not ct_layer.visible and not viewer.layers["PT pet"].visible,
                     timeout=2000)  # the sources are hidden a turn after the fused layer is added
 

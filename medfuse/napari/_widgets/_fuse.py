@@ -59,6 +59,7 @@ class FusePanel(Panel):
         def done(output: tuple[Volume, Any]) -> None:
             volume, layer = output
             layer.metadata["fusion_method"] = method
+            layer.metadata["source_layers"] = [first.name, second.name]  # the readout's sources
             self.show_layer(layer)
             self.result.value = f"{volume.modality} {volume.units}, size {'x'.join(map(str, volume.size))}"
             QTimer.singleShot(_HIDE_AFTER_MS, lambda: _hide([first, second]))
