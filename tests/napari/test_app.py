@@ -247,10 +247,17 @@ def test_export_writes_nifti_and_png(app, qtbot, tmp_path):
     export.layers.value = ["PT pet"]
     export.save()
     _idle(qtbot, export.runner)
-    pet = load(tmp_path / "PT_pet.nii.gz")
+    pet = load(tmp_path / "nifti" / "PT_pet.nii.gz")
     assert pet.modality == "PT" and pet.spacing == (4.0, 4.0, 4.0)
     png = export.screenshot(canvas_only=True)
     assert png is not None and png.stat().st_size > 1000
+    assert png.parent == tmp_path / "screenshots"
+    # the study folder has its own sub-folder: the files saved above do not stop it
+    export.fixed.value, export.moving.value = "CT ct", "PT pet"
+    export.report()
+    _idle(qtbot, export.runner)
+    assert (tmp_path / "study" / "report.json").exists(), export.runner.status.text()
+    assert png.exists() and (tmp_path / "nifti" / "PT_pet.nii.gz").exists()
 
 
 def test_study_panel_lists_series_and_picks_ct_and_pet(app):

@@ -94,7 +94,7 @@ def test_the_report_runs_in_its_own_process_with_the_app_registration(app, qtbot
     pet_layer = viewer.layers["PT pet"]
     pet_layer.metadata["registration"] = {"moving": layer_to_volume(pet_layer), "result": None}
     export.fixed.value, export.moving.value = "CT ct", "PT pet"
-    export.folder.value = tmp_path / "study"
+    export.folder.value = tmp_path
     ticks, seconds = _run(qtbot, export.runner, export.report)
     report = json.loads((tmp_path / "study" / "report.json").read_text())
     assert "as registered in the app" in json.dumps(report)
@@ -105,7 +105,7 @@ def test_cancelling_the_report_ends_its_process_at_once(app, qtbot, tmp_path):
     viewer, panels, _ = app
     export = panels["Export"]
     export.fixed.value, export.moving.value = "CT ct", "PT pet"
-    export.folder.value = tmp_path / "study"
+    export.folder.value = tmp_path
     export.report()
     qtbot.wait(300)
     export.runner.cancel()

@@ -1,4 +1,8 @@
-"""Export panel: screenshots (canvas or whole window), volumes as NIfTI, and the study report."""
+"""Export panel: screenshots (canvas or whole window), volumes as NIfTI, and the study report.
+
+Each goes into its own sub-folder of the output folder (:data:`SUBFOLDERS`): the study folder is
+replaced whole when it is written again, and a folder of other files is refused, so the
+screenshots and saved volumes never share it."""
 
 from __future__ import annotations
 
@@ -12,6 +16,10 @@ from medfuse.napari._widgets._common import LayerPicker, Panel, image_names, inf
 from medfuse.io.paths import safe_name
 from medfuse.napari._tasks import in_subprocess, study_report
 from medfuse.volume import Volume
+
+
+#: where each export goes inside the output folder
+SUBFOLDERS = {"screenshot": "screenshots", "volumes": "nifti", "study": "study"}
 
 
 def save_volumes(volumes: dict[str, Volume], folder: Path) -> list[Path]:
@@ -51,14 +59,15 @@ class ExportPanel(Panel):
     def _volume_choices(self, _widget: Any = None) -> list[str]:
         return image_names(self.viewer, kinds=("Image", "Labels"))
 
-    def _out(self) -> Path:
-        return Path(self.folder.value).expanduser()
+    def _out(self, kind: str) -> Path:
+        """The sub-folder of the output folder for ``kind`` (see :data:`SUBFOLDERS`)."""
+        return Path(self.folder.value).expanduser() / SUBFOLDERS[kind]
 
     def screenshot(self, *, canvas_only: bool = True) -> Path | None:
-        """Save a PNG of the canvas (or the whole window) into the output folder."""
+        """Save a PNG of the canvas (or the whole window) into the output folder's screenshots."""
         from medfuse.io._atomic import atomic_path
 
-        out = self._out()
+        out = self._out("screenshot")
         out.mkdir(parents=True, exist_ok=True)
         stem = "view" if canvas_only else "window"
         path = next(out / f"{stem}-{i:03d}.png" for i in range(1000)
@@ -85,9 +94,10 @@ class ExportPanel(Panel):
                    if is_medfuse_data_layer(self.viewer.layers[n])}
 
         def done(paths: list[Path]) -> None:
-            self.result.value = "saved " + ", ".join(p.name for p in paths) + f" in {self._out()}"
+            self.result.value = "saved " + ", ".join(p.name for p in paths) + \
+                f" in {self._out('volumes')}"
 
-        return self.run(save_volumes, volumes, self._out(), description="saving volumes",
+        return self.run(save_volumes, volumes, self._out("volumes"), description="saving volumes",
                         on_done=done)
 
     def report(self, *_: Any) -> Any:
@@ -101,11 +111,12 @@ class ExportPanel(Panel):
         masks = [layer_to_volume(x) for x in self.viewer.layers
                  if x.__class__.__name__ == "Labels" and is_medfuse_data_layer(x)]
 
-        folder = self._out()
+        folder = self._out("study")
 
         def done(paths: dict[str, Path]) -> None:
             # short, so that the panel keeps its width (a wider dock resizes and redraws every view)
-            self.result.value = f"study folder written: {folder.name}/ ({len(paths)} outputs)"
+            self.result.value = f"study folder written: {folder.parent.name}/{folder.name}/ " \
+                f"({len(paths)} outputs)"
             self.result.tooltip = "\n".join(str(p) for p in paths.values())
 
         return self.run(in_subprocess, study_report, layer_to_volume(fixed),
