@@ -41,6 +41,23 @@ def annotate_view(model: Any, plane: str) -> None:
     update_slice_text(model, plane)
 
 
+#: every character a view's title can hold (:func:`slice_text`), in the order they are primed
+_TITLE_GLYPHS = "".join(sorted(set("axial coronal sagittal PET MIP () RLAPSI 0123456789.-m")))
+
+
+def prime_title_glyphs(model: Any, canvas: Any) -> None:
+    """Load every character a title can show into the glyph atlas of ``model``'s title on
+    ``canvas`` (its napari ``VispyCanvas``), in one fixed order, when the view is made. vispy packs
+    glyphs into a text's atlas in the order they are first drawn, so the slice positions a view
+    happened to draw on the way (which depends on the machine's load) would move each glyph's
+    texels and change the title's pixels: primed, the same view gives the same picture."""
+    title = model.canvas.overlays["text"]
+    for visual in canvas._viewer_overlay_to_visual.get(title, []):
+        font = getattr(visual.node, "_font", None)
+        for char in _TITLE_GLYPHS if font is not None else ():
+            font[char]  # loads the glyph into the atlas when missing
+
+
 def show_annotations(model: Any, visible: bool) -> None:
     """Show or hide ``model``'s orientation letters and title (colour bars stay with their layers)."""
     for key, overlay in model.canvas.overlays.items():

@@ -26,7 +26,7 @@ def build_window(viewer: Any, *, layout: str = "2x2") -> dict[str, Any]:
     """Dock the MedFuse panels (tabbed, right) on ``viewer`` and arrange its views in ``layout``
     (a key of :data:`~medfuse.napari._orthoviews.LAYOUTS`: ``2x2`` axial, coronal, sagittal and
     the coronal PET MIP; ``1x3`` axial, coronal, sagittal in a row; ``single`` axial only)."""
-    from medfuse.napari._annotations import annotate_view
+    from medfuse.napari._annotations import annotate_view, prime_title_glyphs
     from medfuse.napari._layouts import LAYOUTS
     from medfuse.napari._orthoviews import OrthoViews
     from medfuse.napari._widgets import (
@@ -55,6 +55,7 @@ def build_window(viewer: Any, *, layout: str = "2x2") -> dict[str, Any]:
     panels["Orthogonal views"] = OrthoViews(viewer, layout=layout)
     panels["Orthogonal views"].embed(viewer.window)
     annotate_view(viewer, "axial")
+    prime_title_glyphs(viewer, viewer.window._qt_viewer.canvas)
     follow_colorbars(viewer, panels["Orthogonal views"].show_letters)
     return panels
 

@@ -27,7 +27,12 @@ import numpy as np
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QCheckBox, QGridLayout, QHBoxLayout, QVBoxLayout, QWidget
 
-from medfuse.napari._annotations import annotate_view, show_annotations, update_slice_text
+from medfuse.napari._annotations import (
+    annotate_view,
+    prime_title_glyphs,
+    show_annotations,
+    update_slice_text,
+)
 from medfuse.napari._layers import layer_data_to_world, set_layer_data
 from medfuse.napari._layouts import LAYOUTS
 from medfuse.napari._window_level import window_drag
@@ -159,6 +164,7 @@ class OrthoViews(QWidget):
         self._watch_frames(qt_viewer.canvas)
         self._grid.addWidget(qt_viewer, *self._cells[plane])
         annotate_view(model, plane)
+        prime_title_glyphs(model, qt_viewer.canvas)
         show_annotations(model, self.show_letters.isChecked())
         self.models[plane] = model
         self._canvases[plane] = qt_viewer.canvas
