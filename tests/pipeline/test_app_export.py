@@ -37,7 +37,7 @@ def test_export_writes_the_study_the_user_registered(make_napari_viewer, qtbot, 
         register.start()
         qtbot.waitUntil(lambda: not register.runner.running, timeout=300_000)
         assert "failed" not in register.runner.status.text(), register.runner.status.text()
-        export.folder.value = tmp_path / "app"
+        export.folder.value = tmp_path / "export"  # the study goes into its study/ sub-folder
         export.fixed.value, export.moving.value = ct_layer.name, pet_layer.name
         export.report()
         qtbot.waitUntil(lambda: not export.runner.running, timeout=300_000)
@@ -47,12 +47,11 @@ def test_export_writes_the_study_the_user_registered(make_napari_viewer, qtbot, 
     api = run_study(StudyInputs(fixed=ct, moving=[pet], masks=masks), registration_mode="register")
     write_study(api, tmp_path / "api", items=("registered", "fused", "masks"),
                 formats=("nifti", "png", "transforms"))
-    files = {folder: sorted(p.relative_to(tmp_path / folder).as_posix()
-                            for p in (tmp_path / folder).rglob("*") if p.is_file())
-             for folder in ("app", "api")}
+    folders = {"app": tmp_path / "export" / "study", "api": tmp_path / "api"}
+    files = {name: sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+             for name, folder in folders.items()}
     assert files["app"] == files["api"] and "transforms/pt/transform.tfm" in files["app"]
-    docs = {folder: json.loads((tmp_path / folder / "report.json").read_text())
-            for folder in ("app", "api")}
+    docs = {name: json.loads((folder / "report.json").read_text()) for name, folder in folders.items()}
     assert docs["app"]["registration"][0]["method"] == "registration"
     assert docs["app"]["registration"][0]["metrics"]["mi_after"] == pytest.approx(
         api.registrations[0].metrics["mi_after"], rel=1e-9)
