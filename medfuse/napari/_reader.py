@@ -27,6 +27,7 @@ from medfuse.napari._rois import (
     rtstruct_roi_volumes,
     seg_roi_volumes,
 )
+from medfuse.registration.inputs import overlaps
 from medfuse.volume import Volume
 
 logger = logging.getLogger(__name__)
@@ -110,23 +111,11 @@ def _drop_unplaceable_masks(volumes: list[Volume], problems: list[str]) -> list[
                 problems.append(f"{name}: a {volume.ndim}D mask cannot lie on the "
                                 f"{images[0].ndim}D series; not shown")
                 continue
-            if not any(_overlaps(volume, image) for image in images if image.ndim == volume.ndim):
+            if not any(overlaps(volume, image) for image in images if image.ndim == volume.ndim):
                 problems.append(f"{name}: the mask lies outside every series (another patient "
                                 "or frame of reference?)")
         kept.append(volume)
     return kept
-
-
-def _bounds(volume: Volume) -> np.ndarray:
-    corners = np.array(np.meshgrid(*[[-0.5, n - 0.5] for n in volume.size], indexing="ij"))
-    world = volume.index_to_world(corners.reshape(volume.ndim, -1).T)
-    return np.stack([world.min(axis=0), world.max(axis=0)])
-
-
-def _overlaps(a: Volume, b: Volume) -> bool:
-    """True when the world boxes of ``a`` and ``b`` intersect."""
-    box_a, box_b = _bounds(a), _bounds(b)
-    return bool(np.all(box_a[0] < box_b[1]) and np.all(box_b[0] < box_a[1]))
 
 
 def _by_reference(volumes: Sequence[Volume]) -> list[Volume]:
