@@ -35,7 +35,7 @@ from medfuse.napari._annotations import (
 )
 from medfuse.napari._layers import layer_data_to_world, set_layer_data
 from medfuse.napari._layouts import LAYOUTS
-from medfuse.napari._window_level import window_drag
+from medfuse.napari._window_level import install_window_drag
 
 if TYPE_CHECKING:  # pragma: no cover
     from napari.components import ViewerModel
@@ -172,7 +172,7 @@ class OrthoViews(QWidget):
         self._mirrors[plane] = {}
         model.dims.events.point.connect(self._on_mirror_point)
         model.mouse_drag_callbacks.append(self._click_moves_cursor)
-        model.mouse_drag_callbacks.append(window_drag(self.viewer))  # W/L by right/middle drag
+        install_window_drag(model, viewer=self.viewer)  # W/L by right/middle drag, as the main view
         self._watch_camera(model)
         self._reslice_when_sliced_axes_move(model)
 
@@ -248,8 +248,8 @@ class OrthoViews(QWidget):
         width, height = self._canvases[plane]._scene_canvas.size
         linking, self._linking = self._linking, True
         try:
-            model.camera.center = tuple(point[a] for a in model.dims.displayed)
-            model.camera.zoom = min(width, height) / fov
+            camera_of(model).center = tuple(point[a] for a in model.dims.displayed)
+            camera_of(model).zoom = min(width, height) / fov
         finally:
             self._linking = linking
 
