@@ -12,6 +12,7 @@ _EXTRA_OF = {
     "itk": "register",
     "torch": "fusion",
     "monai": "fusion",
+    "onnxruntime": "fusion",
     "matplotlib": "report",
     "reportlab": "report",
     "highdicom": "report",

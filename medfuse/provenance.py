@@ -21,8 +21,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: distributions whose versions a study's results depend on
 PACKAGES = ("medfuse", "numpy", "scipy", "SimpleITK", "itk", "itk-elastix", "nibabel", "pydicom",
-            "highdicom", "torch", "monai", "matplotlib", "reportlab", "dask", "distributed",
-            "pydantic")
+            "highdicom", "torch", "monai", "onnxruntime", "matplotlib", "reportlab", "dask",
+            "distributed", "pydantic")
 
 
 def versions() -> dict[str, str]:

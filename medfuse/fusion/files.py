@@ -89,19 +89,14 @@ def fuse_manifest(manifest: str | Path, folder: str | Path, *, method: str = DEF
     """Fuse every pair of ``manifest`` into ``folder/<id>.png`` (2D images) or ``.nii.gz``.
 
     A generator: yields each output, in manifest order, as it is written. The method name and the
-    whole manifest are checked first, before torch is imported; the first pair runs alone (the
-    model loads once), the others on ``workers`` threads. For learned methods torch is set to one
-    intra-op thread per worker: small images do not gain from sharing one. A pair that fails
-    raises its error prefixed with the pair id; pairs not started are cancelled, and only
-    finished outputs are left.
+    whole manifest are checked first, before any network loads; the first pair runs alone (the
+    model loads once), the others on ``workers`` threads (a network runs on one thread a call:
+    small images do not gain from sharing threads). A pair that fails raises its error prefixed
+    with the pair id; pairs not started are cancelled, and only finished outputs are left.
     """
-    learned = get_method(method).learned  # unknown names fail before any work
+    get_method(method)  # unknown names fail before any work
     folder = Path(folder)
     rows = read_manifest(manifest)
-    if learned:
-        import torch
-
-        torch.set_num_threads(1)
 
     def run(row: tuple[str, Path, Path]) -> Path:
         pair_id, a, b = row

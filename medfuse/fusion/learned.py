@@ -1,12 +1,12 @@
 """Learned fusion networks shipped as MONAI bundles under ``medfuse/fusion/bundles/<name>``.
 
 A bundle is ``configs/metadata.json``, ``configs/inference.json`` (``network_def`` built from MONAI
-blocks, ``inferer``), ``models/model.pt`` (a plain state dict) and ``models/model.ts`` (the same
-trained network compiled to TorchScript by the training pipeline). Two loaders:
+blocks, ``inferer``), ``models/model.pt`` (a plain state dict) and ``models/model.onnx`` (the same
+trained network exported to ONNX by the training pipeline). Two loaders:
 
-* **TorchScript** (the inference path, for the bundles shipped in this package): ``model.ts``, checked
-  against the sha256 that ``configs/metadata.json`` records, is read with ``torch.jit.load``; the
-  configs are read as plain JSON. MONAI is not imported (it costs seconds of start-up).
+* **ONNX** (the inference path, for the bundles shipped in this package): ``model.onnx``, checked
+  against the sha256 that ``configs/metadata.json`` records, runs in ONNX Runtime; the configs are
+  read as plain JSON. Neither torch nor MONAI is imported (they cost seconds of start-up).
 * **Reference** (``reference=True``, and any bundle folder outside the package): the network is built
   from ``network_def`` with ``monai.bundle.ConfigParser`` and ``model.pt`` is read with
   ``torch.load(weights_only=True)`` after its recorded sha256 is checked.
@@ -16,13 +16,11 @@ any ``$`` expression, ``%`` macro, special key other than ``_target_``, and any 
 the few classes the shipped bundles name (:data:`ALLOWED_TARGETS`), with a one-line error naming the
 file and the key. ``trust_code=True`` lifts that check for a bundle whose code the user trusts.
 
-2D networks run slice by slice on volumes along a chosen axis. Torch is imported on first use; a
-bundle loads once per process.
+2D networks run slice by slice on volumes along a chosen axis. A bundle loads once per process.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import io
@@ -31,7 +29,7 @@ import logging
 import os
 import pickle
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,32 +46,40 @@ logger = logging.getLogger(__name__)
 BUNDLES = Path(__file__).resolve().parent / "bundles"
 #: bundle files, relative to the bundle folder
 INFERENCE, METADATA = "configs/inference.json", "configs/metadata.json"
-WEIGHTS, TORCHSCRIPT = "models/model.pt", "models/model.ts"
+WEIGHTS, ONNX = "models/model.pt", "models/model.onnx"
 #: the network class the shipped bundles build
 NETWORK_TARGET = "medfuse.fusion.nets.SalienceDetailFusionNet"
 #: the ``_target_`` values a bundle from outside the package may name (MONAI resolves the short one)
 ALLOWED_TARGETS = frozenset({NETWORK_TARGET, "SimpleInferer", "monai.inferers.SimpleInferer"})
 #: the lead (weight of the functional sources' base layers) the networks are trained at
 LEAD = 0.5
+#: images with a side under this are edge-padded to it before a network sees them: the networks'
+#: reflect padding needs a side longer than their widest blur radius (8 px for the shipped one)
+MIN_SIDE = 32
 
 __all__ = ["ALLOWED_TARGETS", "BUNDLES", "LEAD", "LEARNED_2D", "Bundle", "check_config",
            "load_bundle", "run_bundle", "sha256"]
 
 
+#: a network's forward pass on arrays: sources ``(1, S, H, W)``, roles ``(1, S)``, lead ``(1,)``,
+#: all float32, to the fused ``(1, 1, H, W)``
+Forward = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
 @dataclass(frozen=True)
 class Bundle:
-    """A loaded bundle: the network in eval mode, its inferer, metadata and spatial dimensions.
+    """A loaded bundle: its forward pass, metadata and spatial dimensions.
 
-    ``inferer`` is None for 2D networks loaded from TorchScript: they are called directly, which is
-    all MONAI's ``SimpleInferer`` does. ``loader`` is ``"torchscript"`` or ``"monai"``.
+    ``loader`` is ``"onnx"`` or ``"monai"``; ``network`` is the torch module for the MONAI
+    loader (None for ONNX).
     """
 
     name: str
-    network: Any
-    inferer: Any
+    forward: Forward
     metadata: dict[str, Any]
     spatial_dims: int
     loader: str
+    network: Any = None
 
 
 def _bundle_file(folder: Path, name: str) -> Path:
@@ -154,14 +160,14 @@ def _checked_bytes(folder: Path, name: str, metadata: dict[str, Any], *, require
 
 @functools.cache
 def load_bundle(folder: str | Path, *, reference: bool = False, trust_code: bool = False) -> Bundle:
-    """Load a fusion bundle folder: from TorchScript if shipped here, else the MONAI reference way.
+    """Load a fusion bundle folder: from ONNX if shipped here, else the MONAI reference way.
 
     Parameters
     ----------
     folder : the bundle folder (``BUNDLES / "fusion2d"``).
     reference : build the network with ``monai.bundle.ConfigParser`` from ``network_def`` and load
         ``model.pt`` with ``torch.load(weights_only=True)``, even for a shipped bundle. Bundles
-        outside the package always load this way: their TorchScript is not trusted.
+        outside the package always load this way.
     trust_code : let the configs run code (``$`` expressions, any ``_target_``). Only for a bundle
         whose every file you would run as a Python script: such configs can do anything you can.
 
@@ -171,18 +177,36 @@ def load_bundle(folder: str | Path, *, reference: bool = False, trust_code: bool
         A bundle file is missing, a model file does not match its recorded checksum, a config
         would run code (without ``trust_code``), or the weights do not fit the network.
     """
-    torch = require("torch")
     folder = Path(folder)
     metadata = _read_json(folder, METADATA)
     if not reference and _is_shipped(folder):
-        data = _checked_bytes(folder, TORCHSCRIPT, metadata, required=True)
+        data = _checked_bytes(folder, ONNX, metadata, required=True)
         check_config(_read_json(folder, INFERENCE), folder / INFERENCE)
-        try:
-            network = torch.jit.load(io.BytesIO(data), map_location="cpu").eval()
-        except Exception as err:
-            raise FusionError(f"cannot load the TorchScript network ({_first_line(err)})",
-                              path=folder / TORCHSCRIPT) from err
-        return Bundle(folder.name, network, None, metadata, 2, "torchscript")
+        return Bundle(folder.name, _onnx_forward(data, folder / ONNX), metadata, 2, "onnx")
+    return _reference_bundle(folder, metadata, trust_code=trust_code)
+
+
+def _onnx_forward(data: bytes, path: Path) -> Forward:
+    """The forward pass of an ONNX model in ONNX Runtime: one thread a call (small images lose
+    from sharing threads; volumes run several slices at once instead)."""
+    ort = require("onnxruntime")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only
+    try:
+        session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+    except Exception as err:
+        raise FusionError(f"cannot load the ONNX network ({_first_line(err)})", path=path) from err
+
+    def forward(x: np.ndarray, roles: np.ndarray, lead: np.ndarray) -> np.ndarray:
+        return session.run(None, {"x": x, "roles": roles, "lead": lead})[0]
+
+    return forward
+
+
+def _reference_bundle(folder: Path, metadata: dict[str, Any], *, trust_code: bool) -> Bundle:
+    """The network built by MONAI from ``network_def``, with the weights of ``model.pt``."""
+    torch = require("torch")
     parser = _parser(folder, trust_code=trust_code)
     data = _checked_bytes(folder, WEIGHTS, metadata, required=False)
     network = parser.get_parsed_content("network_def")
@@ -200,8 +224,14 @@ def load_bundle(folder: str | Path, *, reference: bool = False, trust_code: bool
         raise FusionError(f"the weights do not fit the network ({_first_line(err)})",
                           path=folder / WEIGHTS) from err
     network.eval()
-    return Bundle(folder.name, network, parser.get_parsed_content("inferer"), metadata,
-                  int(network.spatial_dims), "monai")
+    inferer = parser.get_parsed_content("inferer")
+
+    def forward(x: np.ndarray, roles: np.ndarray, lead: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            inputs = (torch.from_numpy(a) for a in (x, roles, lead))
+            return inferer(next(inputs), network, *inputs).numpy()
+
+    return Bundle(folder.name, forward, metadata, int(network.spatial_dims), "monai", network)
 
 
 def _first_line(err: BaseException) -> str:
@@ -211,45 +241,25 @@ def _first_line(err: BaseException) -> str:
     return lines[0][:300] if lines else type(err).__name__
 
 
-@contextlib.contextmanager
-def _torch_threads(threads: int | None) -> Iterator[None]:
-    """Run with ``threads`` intra-op threads (unchanged when None), restoring the setting after."""
-    import torch
-
-    before = torch.get_num_threads()
-    if threads is not None and threads != before:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        if torch.get_num_threads() != before:
-            torch.set_num_threads(before)
-
-
 def run_bundle(bundle: Bundle, arrays: Sequence[np.ndarray], roles: Sequence[float], *,
                lead: float = LEAD, axis: int = 0, threads: int | None = None) -> np.ndarray:
     """Fuse normalised arrays of one shape (2D, or 3D slice by slice) with ``bundle``.
 
     ``roles`` gives 1 for each functional source and 0 for each anatomical one; ``lead`` in [0, 1]
-    tilts the base layers towards the functional (1) or the anatomical (0) sources. ``threads`` is
-    the number of CPU threads: a 2D image runs on ``threads`` torch threads (default one); a
-    volume runs one slice at a time on ``threads`` worker threads (default two), each with one
-    torch thread (small images lose from sharing threads).
+    tilts the base layers towards the functional (1) or the anatomical (0) sources. A volume runs
+    one slice at a time on ``threads`` worker threads (default two).
     """
-    import torch
-
     if not 0.0 <= lead <= 1.0:
         raise FusionError(f"weight must be between 0 and 1, not {lead}")
-    role_tensor = torch.tensor([list(map(float, roles))], dtype=torch.float32)
-    lead_tensor = torch.tensor([float(lead)], dtype=torch.float32)
+    role_array = np.array([roles], np.float32)
+    lead_array = np.array([lead], np.float32)
 
     def fuse_image(images: Sequence[np.ndarray]) -> np.ndarray:
-        with _inference():
-            return bundle.network(_stack_tensor(images), role_tensor, lead_tensor)[0, 0].numpy()
+        stack, crop = _network_input(images)
+        return bundle.forward(stack, role_array, lead_array)[0, 0][crop]
 
     if arrays[0].ndim == 2:
-        with _torch_threads(threads or 1):
-            return fuse_image(arrays)
+        return fuse_image(arrays)
     threads = threads or min(2, os.cpu_count() or 1)
     if axis not in (0, 1, 2):
         raise FusionError(f"axis must be 0, 1 or 2 (array axes z, y, x), not {axis}")
@@ -259,32 +269,20 @@ def run_bundle(bundle: Bundle, arrays: Sequence[np.ndarray], roles: Sequence[flo
     def fuse_slice(i: int) -> None:
         out[i] = fuse_image([s[i] for s in slices])
 
-    with _torch_threads(1), ThreadPoolExecutor(max_workers=threads) as pool:
+    with ThreadPoolExecutor(max_workers=threads) as pool:
         list(pool.map(fuse_slice, range(len(out))))
     return np.moveaxis(out, 0, axis)
 
 
-@contextlib.contextmanager
-def _inference() -> Iterator[None]:
-    """``torch.inference_mode`` without TorchScript's profiling optimiser.
-
-    The optimiser profiles the first calls of a scripted network (about 50 ms) and gains nothing
-    measurable on these small networks; the graph runs as compiled, with the same results.
-    """
-    import torch
-
-    with torch.inference_mode(), torch.jit.optimized_execution(False):
-        yield
-
-
-def _stack_tensor(arrays: Sequence[np.ndarray]) -> Any:
-    """``(1, S, *spatial)`` float32 tensor of the arrays (one contiguous copy, no float64)."""
-    import torch
-
-    stack = np.empty((1, len(arrays), *arrays[0].shape), np.float32)
+def _network_input(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, tuple[slice, slice]]:
+    """``(1, S, H, W)`` float32 stack of the arrays (one copy), edge-padded to at least
+    :data:`MIN_SIDE` a side, and the crop that takes the output back to the arrays' shape."""
+    height, width = arrays[0].shape
+    padded = (max(height, MIN_SIDE), max(width, MIN_SIDE))
+    stack = np.empty((1, len(arrays), *padded), np.float32)
     for i, array in enumerate(arrays):
-        stack[0, i] = array
-    return torch.from_numpy(stack)
+        stack[0, i] = np.pad(array, [(0, padded[0] - height), (0, padded[1] - width)], mode="edge")
+    return stack, (slice(0, height), slice(0, width))
 
 
 def _fuse_learned(arrays: Sequence[np.ndarray], *, roles: Sequence[float],

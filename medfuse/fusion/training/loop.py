@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import time
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import numpy as np
 
 from medfuse.errors import FusionError
 from medfuse.io._atomic import atomic_path
-from medfuse.fusion.learned import INFERENCE, LEAD, METADATA, NETWORK_TARGET, TORCHSCRIPT, WEIGHTS, sha256
+from medfuse.fusion.learned import INFERENCE, LEAD, METADATA, NETWORK_TARGET, ONNX, WEIGHTS, sha256
 from medfuse.fusion.training.dataset import Pair, degrade, harvard_pairs
 
 logger = logging.getLogger(__name__)
@@ -85,9 +86,25 @@ def _crop_batch(pairs: list[Pair], rng: np.random.Generator, *, batch: int, patc
 
 
 def _saved(save: Any, obj: Any) -> bytes:
-    """The bytes ``save(obj, file)`` writes (``torch.save`` or ``torch.jit.save``); deterministic."""
+    """The bytes ``save(obj, file)`` writes (``torch.save``); deterministic."""
     buffer = io.BytesIO()
     save(obj, buffer)
+    return buffer.getvalue()
+
+
+def _onnx_bytes(net: Any) -> bytes:
+    """``net`` exported to ONNX (opset 17; sources, height and width dynamic): the same bytes in
+    every process. The TorchScript-based exporter: it needs only the ``onnx`` package."""
+    import torch
+
+    example = (torch.zeros(1, 2, 64, 64), torch.tensor([[0.0, 1.0]]), torch.tensor([LEAD]))
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():  # the exporter's notes on its own deprecation and on tracing
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net.eval(), example, buffer, input_names=["x", "roles", "lead"],
+                          output_names=["fused"], opset_version=17, dynamo=False,
+                          dynamic_axes={"x": {1: "sources", 2: "height", 3: "width"},
+                                        "roles": {1: "sources"}})
     return buffer.getvalue()
 
 
@@ -187,11 +204,7 @@ def _write_bundle(config: Mapping[str, Any], net: Any, summary: dict[str, Any]) 
                      **summary},
     }
     state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-    # frozen: weights folded in and submodules inlined, so no module class is written (TorchScript
-    # writes a class's constants in set order, which varies with Python's hash seed): the same
-    # bytes in every process; optimize_numerics=False keeps the outputs those of `net`
-    script = torch.jit.freeze(torch.jit.script(net.eval()), optimize_numerics=False)
-    files = {WEIGHTS: _saved(torch.save, state), TORCHSCRIPT: _saved(torch.jit.save, script)}
+    files = {WEIGHTS: _saved(torch.save, state), ONNX: _onnx_bytes(net)}
     metadata["model_files"] = {name: sha256(data) for name, data in files.items()}
     for name, data in files.items():
         _write_bytes(out / name, data)
