@@ -81,29 +81,62 @@ def fuse_luma(fused_luma: np.ndarray, chroma_source: np.ndarray, *,
     RGB cube, but never below a floor chosen so that the coloured pixels keep ``kept`` of their
     chroma on average; the luma is then moved into the range where that chroma exists: a luma
     already inside is kept, one outside takes its local mean (Gaussian, sigma 2 px) brought into
-    the range with its local detail on top, then clipped. The hue never changes; the saturation gives way only where the anatomy needs luma
-    the colour cannot have, and by ``1 - kept`` on average.
+    the range with its local detail on top, then clipped. The hue never changes; the saturation
+    gives way only where the anatomy needs luma the colour cannot have, and by ``1 - kept`` on
+    average. Grey pixels of the source (no chroma) take the fused luma as it is; the work runs on
+    the others only.
     """
-    from scipy import ndimage as ndi
+    y = np.asarray(fused_luma, dtype=np.float64)
+    source = np.asarray(chroma_source)
+    rgb = np.empty((*y.shape, 3), np.uint8)
+    for c in range(3):  # what ycbcr_to_rgb gives at zero chroma, for all pixels at once
+        rgb[..., c] = np.clip(np.round(y * _TO_RGB[c, 0]), 0, 255)
+    tinted = np.flatnonzero((source[..., 0] != source[..., 1]) | (source[..., 1] != source[..., 2]))
+    if tinted.size:
+        colours = source.reshape(-1, 3)[tinted]
+        rgb.reshape(-1, 3)[tinted] = ycbcr_to_rgb(_tinted_ycbcr(y, tinted, colours, kept))
+    return rgb
 
-    ycbcr = rgb_to_ycbcr(chroma_source)
-    chroma = ycbcr[..., 1:] - 128.0
+
+def _tinted_ycbcr(y: np.ndarray, tinted: np.ndarray, rgb: np.ndarray, kept: float) -> np.ndarray:
+    """YCbCr ``(n, 3)`` for :func:`fuse_luma` at the flat indices ``tinted`` of the luma ``y``,
+    whose source colours are ``rgb (n, 3)``."""
+    chroma = rgb_to_ycbcr(rgb)[:, 1:] - 128.0
     # R, G, B minus Y at full chroma, one array per channel (reductions over a trailing axis of 3
     # are several times slower in numpy than element-wise minima of three arrays)
-    offsets = [chroma[..., 0] * _TO_RGB[c, 1] + chroma[..., 1] * _TO_RGB[c, 2] for c in range(3)]
-    y = np.asarray(fused_luma, dtype=np.float64)
+    offsets = [chroma[:, 0] * _TO_RGB[c, 1] + chroma[:, 1] * _TO_RGB[c, 2] for c in range(3)]
+    luma_here = y.ravel()[tinted]
     with np.errstate(divide="ignore", invalid="ignore"):
-        rooms = [np.where(o > 0, (255.0 - y) / o, np.where(o < 0, y / -o, np.inf)) for o in offsets]
+        rooms = [np.where(o > 0, (255.0 - luma_here) / o, np.where(o < 0, luma_here / -o, np.inf))
+                 for o in offsets]
     need = np.clip(np.minimum(np.minimum(rooms[0], rooms[1]), rooms[2]), 0.0, 1.0)
-    scale = np.maximum(need, _floor_for(need, np.hypot(chroma[..., 0], chroma[..., 1]), kept))
+    scale = np.maximum(need, _floor_for(need, np.hypot(chroma[:, 0], chroma[:, 1]), kept))
     scaled = [o * scale for o in offsets]
     low = np.maximum(0.0, -np.minimum(np.minimum(scaled[0], scaled[1]), scaled[2]))
     high = np.minimum(255.0, 255.0 - np.maximum(np.maximum(scaled[0], scaled[1]), scaled[2]))
-    local = ndi.gaussian_filter(y, 2.0, mode="reflect")
-    shifted = np.clip(np.clip(local, low, high) + (y - local), low, high)
-    ycbcr[..., 0] = np.where((y >= low) & (y <= high), y, shifted)
-    ycbcr[..., 1:] = 128.0 + chroma * scale[..., None]
-    return ycbcr_to_rgb(ycbcr)
+    out = np.empty((len(luma_here), 3))
+    out[:, 0] = luma_here
+    outside = np.flatnonzero((luma_here < low) | (luma_here > high))
+    if outside.size:
+        local = _local_mean(y, tinted[outside])
+        low, high, here = low[outside], high[outside], luma_here[outside]
+        out[outside, 0] = np.clip(np.clip(local, low, high) + (here - local), low, high)
+    out[:, 1:] = 128.0 + chroma * scale[:, None]
+    return out
+
+
+def _local_mean(y: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """The Gaussian (sigma 2 px, reflected at the image's edges) local mean of the 2D ``y`` at its
+    flat indices ``where``, filtered over their bounding box only (plus the filter's reach)."""
+    from scipy import ndimage as ndi
+
+    reach = 8  # scipy's radius for sigma 2 (truncate 4)
+    rows, cols = np.unravel_index(where, y.shape)
+    top, left = max(rows.min() - reach, 0), max(cols.min() - reach, 0)
+    box = y[top:rows.max() + reach + 1, left:cols.max() + reach + 1]
+    # a box that stops short of an image edge has every value it needs inside its margin
+    local = ndi.gaussian_filter(box, 2.0, mode="reflect")
+    return local[rows - top, cols - left]
 
 
 def colormap_rgb(values: np.ndarray, name: str) -> np.ndarray:
