@@ -19,8 +19,12 @@ def demo(
     from medfuse.demo import run_demo
 
     console = Console()
+
+    def say(text: str) -> None:  # one line each (paths unbroken), however narrow the terminal
+        console.print(text, soft_wrap=True, markup=False, highlight=False)
+
     with console.status("running the demo on the sample study..."):
-        written = run_demo(out, say=console.print)
+        written = run_demo(out, say=say)
     console.print("[bold]wrote:[/bold]")
     for label, path in written.items():
-        console.print(f"  {label:28s} {path}")
+        say(f"  {label:28s} {path}")
