@@ -183,8 +183,16 @@ def _settle(panels, runner=None, *, timeout: float = 600.0) -> float:
 
 
 def _given(value):
-    """A worker task that hands back what it was given (the study is already read)."""
+    """A reader that hands back what it was given (the study is already read)."""
     return value
+
+
+def _open(study, layer_data) -> None:
+    """Open a study through the Study panel as its Open button does (layers made in the worker,
+    shown one per step), the study already read."""
+    from medfuse.napari._widgets._study import made_layers
+
+    study.run(made_layers, _given, layer_data, description="opening", on_done=study.showing)
 
 
 def stall_open(layer_data) -> dict[str, float]:
@@ -193,7 +201,7 @@ def stall_open(layer_data) -> dict[str, float]:
     viewer, panels = _window()
     study = panels["Study"]
     with StallProbe() as probe:
-        study.run(_given, layer_data, description="opening", on_done=study._add)
+        _open(study, layer_data)
         seconds = _settle(panels, study.runner)
     _close(viewer, panels)
     return {"longest_ms": probe.longest_ms, "seconds": seconds}
@@ -204,7 +212,7 @@ def stall_stepping(layer_data, *, steps: int = 8) -> dict[str, dict[str, float]]
     each step waited out until every view has caught up; the longest stall of any step."""
     viewer, panels = _window()
     study = panels["Study"]
-    study.run(_given, layer_data, description="opening", on_done=study._add)
+    _open(study, layer_data)
     _settle(panels, study.runner)
     ortho = panels["Orthogonal views"]
     results = {}
@@ -234,7 +242,7 @@ def stall_panel_task(task: str, *, mode: str = "register") -> dict[str, float]:
 
     viewer, panels = _window()
     study = panels["Study"]
-    study.run(_given, sample_study(), description="opening", on_done=study._add)
+    _open(study, sample_study())
     _settle(panels, study.runner)
     ct = next(x.name for x in viewer.layers if x.metadata.get("modality") == "CT")
     pet = next(x.name for x in viewer.layers if x.metadata.get("modality") == "PT")

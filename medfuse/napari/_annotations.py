@@ -6,6 +6,7 @@ They are napari canvas overlays, so they are drawn in every frame and in every s
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from medfuse.modalities import get_modality
@@ -27,14 +28,23 @@ _POSITIONS = ("top_center", "bottom_center", "middle_left", "middle_right")
 
 def annotate_view(model: Any, plane: str) -> None:
     """Put orientation letters on the four edges of ``model``'s canvas and its title top left."""
+    for _ in annotating_view(model, plane):
+        pass
+
+
+def annotating_view(model: Any, plane: str, *, visible: bool = True) -> Iterator[None]:
+    """:func:`annotate_view` in steps, one canvas overlay each (napari makes an overlay's vispy
+    visuals when it is added: tens of milliseconds each); hidden unless ``visible`` (see
+    :func:`showing_annotations`)."""
     from napari.components.overlays import TextOverlay
 
     overlays = model.canvas.overlays
     for position, letter in zip(_POSITIONS, ORIENTATION[plane]):
         overlays[f"medfuse_{position}"] = TextOverlay(
-            visible=True, text=letter, position=position, font_size=13, color=_LETTER_COLOR,
+            visible=visible, text=letter, position=position, font_size=13, color=_LETTER_COLOR,
             box=False)
-    overlays["text"].visible = True
+        yield
+    overlays["text"].visible = visible
     overlays["text"].position = "top_left"
     overlays["text"].font_size = 10
     overlays["text"].color = (0.9, 0.9, 0.9, 1.0)
@@ -43,6 +53,8 @@ def annotate_view(model: Any, plane: str) -> None:
 
 #: every character a view's title can hold (:func:`slice_text`), in the order they are primed
 _TITLE_GLYPHS = "".join(sorted(set("axial coronal sagittal PET MIP () RLAPSI 0123456789.-m")))
+#: glyphs primed per step by :func:`priming_title_glyphs` (each is rendered on the CPU: ~6 ms)
+_GLYPHS_PER_STEP = 8
 
 
 def prime_title_glyphs(model: Any, canvas: Any) -> None:
@@ -51,18 +63,35 @@ def prime_title_glyphs(model: Any, canvas: Any) -> None:
     glyphs into a text's atlas in the order they are first drawn, so the slice positions a view
     happened to draw on the way (which depends on the machine's load) would move each glyph's
     texels and change the title's pixels: primed, the same view gives the same picture."""
+    for _ in priming_title_glyphs(model, canvas):
+        pass
+
+
+def priming_title_glyphs(model: Any, canvas: Any) -> Iterator[None]:
+    """:func:`prime_title_glyphs` in steps of a few glyphs (in the same order); the canvas must
+    draw nothing before the last step."""
     title = model.canvas.overlays["text"]
     for visual in canvas._viewer_overlay_to_visual.get(title, []):
         font = getattr(visual.node, "_font", None)
-        for char in _TITLE_GLYPHS if font is not None else ():
-            font[char]  # loads the glyph into the atlas when missing
+        for start in range(0, len(_TITLE_GLYPHS) if font is not None else 0, _GLYPHS_PER_STEP):
+            for char in _TITLE_GLYPHS[start:start + _GLYPHS_PER_STEP]:
+                font[char]  # loads the glyph into the atlas when missing
+            yield
 
 
 def show_annotations(model: Any, visible: bool) -> None:
     """Show or hide ``model``'s orientation letters and title (colour bars stay with their layers)."""
-    for key, overlay in model.canvas.overlays.items():
-        if key.startswith("medfuse_") or key == "text":
+    for _ in showing_annotations(model, visible):
+        pass
+
+
+def showing_annotations(model: Any, visible: bool) -> Iterator[None]:
+    """:func:`show_annotations` in steps, one overlay each: the first frame that draws a text
+    builds its shader program (tens of milliseconds each under software OpenGL)."""
+    for key, overlay in list(model.canvas.overlays.items()):
+        if (key.startswith("medfuse_") or key == "text") and overlay.visible != visible:
             overlay.visible = visible
+            yield
 
 
 def slice_text(point: Any, plane: str) -> str:

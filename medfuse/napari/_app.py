@@ -29,6 +29,7 @@ def build_window(viewer: Any, *, layout: str = "2x2") -> dict[str, Any]:
     from medfuse.napari._annotations import annotate_view, prime_title_glyphs
     from medfuse.napari._layouts import LAYOUTS
     from medfuse.napari._orthoviews import OrthoViews
+    from medfuse.napari._steady_layout import hold_slider_row, reserve_controls_width
     from medfuse.napari._widgets import (
         ExportPanel,
         FusePanel,
@@ -52,8 +53,11 @@ def build_window(viewer: Any, *, layout: str = "2x2") -> dict[str, Any]:
 
     QTimer.singleShot(0, docks[0].raise_)
     install_status_readout(viewer)
-    panels["Orthogonal views"] = OrthoViews(viewer, layout=layout)
-    panels["Orthogonal views"].embed(viewer.window)
+    hold_slider_row(viewer.window._qt_viewer)
+    reserve_controls_width(viewer.window._qt_viewer)
+    ortho = panels["Orthogonal views"] = OrthoViews(viewer, layout=layout)
+    ortho.embed(viewer.window)
+    panels["Study"].views_ready = lambda: ortho.idle  # a study's layers come one per view update
     annotate_view(viewer, "axial")
     prime_title_glyphs(viewer, viewer.window._qt_viewer.canvas)
     follow_colorbars(viewer, panels["Orthogonal views"].show_letters)

@@ -21,6 +21,8 @@ reslices that view alone and only moves the crosshairs in the others.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,13 +30,15 @@ from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QCheckBox, QGridLayout, QHBoxLayout, QVBoxLayout, QWidget
 
 from medfuse.napari._annotations import (
-    annotate_view,
-    prime_title_glyphs,
+    annotating_view,
+    priming_title_glyphs,
     show_annotations,
+    showing_annotations,
     update_slice_text,
 )
 from medfuse.napari._layers import layer_data_to_world, set_layer_data
 from medfuse.napari._layouts import LAYOUTS
+from medfuse.napari._steady_layout import hold_slider_row
 from medfuse.napari._window_level import install_window_drag
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -63,6 +67,10 @@ _FIRST_DRAW_WAIT_MS = 300
 _STEP_MS = 15
 #: quiet time after a canvas resize before its view is fitted again (ms)
 _FIT_DELAY_MS = 80
+#: a timer that fires this soon after a frame may share the repaint's event-loop turn (s)
+_JUST_DRAWN_S = 0.003
+#: the smallest size of an extra view (pixels)
+_MIN_VIEW_SIZE = (200, 180)
 
 
 class OrthoViews(QWidget):
@@ -97,6 +105,7 @@ class OrthoViews(QWidget):
         self._behind: dict[str, set[int]] = {}
         self._syncing = False
         self._pending = False
+        self._last_frame = 0.0
         #: True while one camera's change is passed on, or while a view is fitted or centred
         self._linking = False
         self._cameras: dict[int, Any] = {}
@@ -119,6 +128,14 @@ class OrthoViews(QWidget):
         self._grid.setSpacing(2)
         if layout is None and not horizontal:
             self._cells = {"coronal": (0, 0), "sagittal": (1, 0)}
+        #: an empty widget in each view's cell until the view is made (the grid's layout, and so
+        #: every canvas's size, stays as it is when a view arrives), and the view being made
+        self._placeholders: dict[str, QWidget] = {}
+        for plane, cell in self._cells.items():
+            self._placeholders[plane] = QWidget()
+            self._placeholders[plane].setMinimumSize(*_MIN_VIEW_SIZE)
+            self._grid.addWidget(self._placeholders[plane], *cell)
+        self._building: Iterator[None] | None = None
         self.show_crosshair = QCheckBox("crosshair")
         self.show_crosshair.setChecked(True)
         self.show_crosshair.toggled.connect(lambda _on: self._update_crosshairs())
@@ -150,8 +167,12 @@ class OrthoViews(QWidget):
         self._reslice_when_sliced_axes_move(viewer)
         self._schedule_resync()
 
-    def _build_view(self, plane: str) -> None:
-        """Make the canvas of one plane (done after the main canvas has drawn: ~0.5 s each)."""
+    def _building_view(self, plane: str) -> Iterator[None]:
+        """Make the canvas of one plane, in steps (each step one event-loop turn, from after the
+        main canvas has drawn; napari's ``QtViewer`` alone costs 0.1-0.2 s): the viewer, each
+        orientation letter, the title's glyphs a few at a time; then it takes its placeholder's
+        cell in the grid (it draws nothing before: the glyphs must be primed first) and shows its
+        letters and title one per frame."""
         from napari.components import ViewerModel
         from napari.qt import QtViewer
 
@@ -159,13 +180,18 @@ class OrthoViews(QWidget):
         camera_of(model).orientation2d = ("up", "right")
         model.theme = getattr(self.viewer, "theme", "dark")
         qt_viewer = QtViewer(model, show_welcome_screen=False)
-        qt_viewer.setMinimumSize(200, 180)
+        qt_viewer.setMinimumSize(*_MIN_VIEW_SIZE)
+        hold_slider_row(qt_viewer)
+        yield
+        yield from annotating_view(model, plane, visible=False)
+        yield from priming_title_glyphs(model, qt_viewer.canvas)
+        placeholder = self._placeholders.pop(plane)
+        self._grid.replaceWidget(placeholder, qt_viewer)
+        placeholder.deleteLater()
+        yield
+        yield from showing_annotations(model, self.show_letters.isChecked())
         qt_viewer.canvas.events.resize.connect(lambda _e: self._fit_timer.start())
         self._watch_frames(qt_viewer.canvas)
-        self._grid.addWidget(qt_viewer, *self._cells[plane])
-        annotate_view(model, plane)
-        prime_title_glyphs(model, qt_viewer.canvas)
-        show_annotations(model, self.show_letters.isChecked())
         self.models[plane] = model
         self._canvases[plane] = qt_viewer.canvas
         self._qt_viewers.append(qt_viewer)
@@ -255,7 +281,6 @@ class OrthoViews(QWidget):
 
     def redraw_all(self, *, timeout: float = 30.0) -> None:
         """Repaint every view now and return once each has put a new frame on screen."""
-        import time
 
         from qtpy.QtWidgets import QApplication
 
@@ -288,10 +313,10 @@ class OrthoViews(QWidget):
         self._resync_timer.start(_FIRST_DRAW_WAIT_MS)
 
     def _on_main_draw(self, event: Any = None) -> None:
-        self._resync_timer.start(0)
+        self._resync_timer.start(_STEP_MS)  # after this frame, in a turn of its own
 
     def _resync_if_pending(self) -> None:
-        if self._pending:
+        if self._pending and self._after_frame(self._resync_timer):
             self._resync()
 
     def _missing(self) -> list[tuple[str, Layer]]:
@@ -303,7 +328,11 @@ class OrthoViews(QWidget):
         self._pending = False
         self._canvases["axial"].events.draw.disconnect(self._on_main_draw)
         if len(self.models) < len(self.planes):
-            self._build_view(next(p for p in self.planes if p not in self.models))
+            if self._building is None:
+                self._building = self._building_view(next(p for p in self.planes
+                                                          if p not in self.models))
+            if next(self._building, "built") == "built":
+                self._building = None
             self._pending = True
             self._resync_timer.start(_STEP_MS)
             return
@@ -410,8 +439,28 @@ class OrthoViews(QWidget):
             self._catch_up_timer.start(_FIRST_DRAW_WAIT_MS)
 
     def _on_frame(self) -> None:
+        self._last_frame = time.perf_counter()
         if self._catch_up_timer.remainingTime() > _STEP_MS:
             self._catch_up_timer.start(_STEP_MS)
+
+    def just_drawn(self) -> bool:
+        """True right after a canvas put a frame on screen: a timer that fires now may share the
+        event-loop turn of that repaint (a timer that fell due during a long repaint fires as
+        soon as it ends)."""
+        return time.perf_counter() - self._last_frame < _JUST_DRAWN_S
+
+    def _after_frame(self, timer: QTimer) -> bool:
+        """False (``timer`` restarted for _STEP_MS) when a step now would share a repaint's turn."""
+        if self.just_drawn():
+            timer.start(_STEP_MS)
+            return False
+        return True
+
+    @property
+    def idle(self) -> bool:
+        """True when :attr:`settled` and no repaint has just ended: the time for the next step of
+        anyone who adds layers one per turn (the Study panel)."""
+        return self.settled and not self.just_drawn()
 
     def _catch_up_later(self, planes: list[str], *, source: Layer | None = None) -> None:
         """Owe ``planes`` the cursor (and ``source``'s new geometry); paid one view per frame."""
@@ -424,7 +473,7 @@ class OrthoViews(QWidget):
 
     def _catch_up_one(self) -> None:
         """Bring one view up to date: its stale mirrors' data and placement, then the cursor."""
-        if not self._behind:
+        if not self._behind or not self._after_frame(self._catch_up_timer):
             return
         plane = next(iter(self._behind))
         stale = self._behind.pop(plane)
@@ -534,6 +583,7 @@ class OrthoViews(QWidget):
     def detach(self) -> None:
         """Stop following the main viewer and close the extra canvases (call before closing it)."""
         self._pending = False
+        self._building = None
         self._behind.clear()
         self._catch_up_timer.stop()
         self._fit_timer.stop()

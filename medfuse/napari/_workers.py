@@ -4,16 +4,19 @@ Loading, registration and fusion run in ``napari.qt.threading`` workers. A failu
 message in the panel (and a napari notification), never a traceback window; the viewer keeps what it
 had. Cancel stops a generator task at its next step; a single long call (one elastix run) cannot be
 interrupted, so its result is discarded when it arrives and the panel is free at once.
+
+A result may be shown in steps: an ``on_done`` that returns an iterator is advanced one step per
+event-loop turn (each step one napari layer, say, which napari makes and draws in one go), so
+that the window repaints and handles input between them.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable
-from typing import Any
-
 import threading
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from qtpy.QtCore import QObject, QTimer, Signal
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
@@ -89,6 +92,9 @@ class TaskRunner(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.status)
         self.worker: Any = None
+        #: the steps of a result being shown (see :meth:`start`), or None
+        self.steps: Iterator[Any] | None = None
+        self._waiting: Callable[[], bool] | None = None
         self.control: TaskControl | None = None
         self._task_id = 0
         self._bridge = _Bridge()
@@ -98,8 +104,8 @@ class TaskRunner(QWidget):
     # ------------------------------------------------------------------------------ state
     @property
     def running(self) -> bool:
-        """True while a task runs and has not been cancelled."""
-        return self.worker is not None
+        """True while a task runs, or its result is shown in steps, and has not been cancelled."""
+        return self.worker is not None or self.steps is not None
 
     def _idle(self) -> None:
         self.worker = None
@@ -130,7 +136,10 @@ class TaskRunner(QWidget):
 
         With ``control=True`` the task gets ``progress=`` and ``cancel=`` keywords (the engines'
         ``(done, total, message)`` progress and ``() -> bool`` cancel callbacks). A generator
-        ``func`` may yield ``(message, fraction)`` pairs instead. Returns the started worker.
+        ``func`` may yield ``(message, fraction)`` pairs instead. An ``on_done`` that returns an
+        iterator shows the result in steps, one per event-loop turn; a step that yields a
+        callable waits, before the next step, until it returns True. The task counts as running
+        until the last step. Returns the started worker.
         """
         from napari.qt.threading import create_worker
 
@@ -158,14 +167,15 @@ class TaskRunner(QWidget):
         return worker
 
     def cancel(self) -> None:
-        """Stop the current task (at its next step) and discard its result."""
-        if self.worker is None:
+        """Stop the current task (at its next step) and discard its result (or the rest of it)."""
+        if not self.running:
             return
         if hasattr(self.worker, "quit"):
             self.worker.quit()
         if self.control is not None:
             self.control._cancelled.set()
         self._task_id += 1  # any late result of the cancelled task is ignored
+        self.steps = self._waiting = None
         self._idle()
         self.show_message("cancelled; the viewer keeps what it had")
 
@@ -202,10 +212,36 @@ class TaskRunner(QWidget):
         self._idle()
         progress_text = self.status.text()
         try:
-            on_done(result)
+            shown = on_done(result)
         except Exception as err:  # a result the viewer cannot show is reported, not raised
             self._report(description, err)
             return
+        if isinstance(shown, Iterator):
+            self.steps = shown
+            QTimer.singleShot(_YIELD_MS, lambda: self._step(task_id, description, progress_text))
+            return
+        self._shown(description, progress_text)
+
+    def _step(self, task_id: int, description: str, progress_text: str) -> None:
+        """Take the next step of the result being shown (or wait for the last one's condition)."""
+        if self._cancelled(task_id, description) or self.steps is None:
+            return
+        if self._waiting is None or self._waiting():
+            try:
+                self._waiting = next(self.steps)
+            except StopIteration:
+                self.steps = self._waiting = None
+                self._shown(description, progress_text)
+                return
+            except Exception as err:  # noqa: BLE001 - as in _deliver
+                self.steps = self._waiting = None
+                self._report(description, err)
+                return
+            if not callable(self._waiting):
+                self._waiting = None
+        QTimer.singleShot(_YIELD_MS, lambda: self._step(task_id, description, progress_text))
+
+    def _shown(self, description: str, progress_text: str) -> None:
         if self.status.text() == progress_text:  # on_done said nothing of its own
             self.show_message(f"{description}: done")
         self.result_shown.emit()

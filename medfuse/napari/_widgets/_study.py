@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,22 +17,58 @@ from medfuse.napari._widgets._common import LayerPicker, Panel, info_label
 COLUMNS = ("series", "modality", "units", "size", "spacing (mm)", "origin (LPS mm)")
 
 
-def add_layer_data(viewer: Any, layers: list[LayerDataTuple]) -> list[Any]:
-    """Add layer data tuples to ``viewer`` (UI thread); returns the new layers."""
-    from medfuse.napari._layers import create_layer
-
-    opened = max([x.metadata.get("opened", 0) for x in viewer.layers] or [0])
-    added = [viewer.add_layer(create_layer(item)) for item in layers]
-    for order, layer in enumerate(_in_file_order(added), start=opened + 1):
-        layer.metadata["opened"] = order
-    if added:
-        viewer.reset_view()
+def add_layer_data(viewer: Any, layers: Sequence[LayerDataTuple | Any]) -> list[Any]:
+    """Add layer data tuples (or layers made from them) to ``viewer`` at once (UI thread);
+    returns the new layers. :func:`adding_layers` adds them one per step."""
+    added: list[Any] = []
+    for _ in adding_layers(viewer, layers, added=added):
+        pass
     return added
 
 
-def _in_file_order(layers: list[Any]) -> list[Any]:
-    """``layers`` in the order their series were read (the reader stacks them for display)."""
-    return sorted(layers, key=lambda x: x.metadata.get("read_order", 0))
+def adding_layers(viewer: Any, layers: Sequence[LayerDataTuple | Any], *,
+                  added: list[Any]) -> Iterator[None]:
+    """Add ``layers`` (layer data tuples, or layers made from them in a worker) to ``viewer``, one
+    per step, into ``added``; then fit the view and make the last one the active layer.
+
+    napari makes a layer's canvas visual and controls, and redraws, in the one call that adds
+    it (and activates it, which shows its controls): one layer per step keeps each event-loop
+    turn short. ``opened`` (metadata) numbers the layers in the order their series were read.
+    """
+    from medfuse.napari._layers import create_layer
+
+    opened = max([x.metadata.get("opened", 0) for x in viewer.layers] or [0])
+    items = list(layers)
+    read_order = [_metadata(item).get("read_order", 0) for item in items]
+    ranks = {i: rank for rank, i in enumerate(sorted(range(len(items)), key=read_order.__getitem__),
+                                              start=opened + 1)}
+    for i, item in enumerate(items):
+        layer = create_layer(item) if isinstance(item, tuple) else item
+        layer.metadata["opened"] = ranks[i]
+        with _not_activated(viewer):
+            viewer.add_layer(layer)
+        added.append(layer)
+        yield
+    if added:
+        viewer.reset_view()
+        yield
+        viewer.layers.selection.active = added[-1]
+
+
+def _metadata(item: Any) -> dict[str, Any]:
+    return item[1].get("metadata", {}) if isinstance(item, tuple) else item.metadata
+
+
+@contextmanager
+def _not_activated(viewer: Any) -> Iterator[None]:
+    """A new layer does not become the active one (napari shows its controls at once)."""
+    layers = viewer.layers
+    before = layers._activate_on_insert
+    layers._activate_on_insert = False
+    try:
+        yield
+    finally:
+        layers._activate_on_insert = before
 
 
 def series_rows(viewer: Any) -> list[tuple[str, ...]]:
@@ -70,6 +108,17 @@ def default_pair(viewer: Any) -> tuple[str | None, str | None]:
             layers[moving].name if moving is not None else None)
 
 
+def made_layers(read: Callable[..., list[LayerDataTuple]], *args: Any, **kwargs: Any) -> list[Any]:
+    """A worker task: ``read(*args, **kwargs)`` (layer data tuples), made into napari layers here,
+    off the UI thread (keeping the ``problems`` of a ``StudyLayers``)."""
+    from medfuse.napari._layers import create_layer
+
+    layer_data = read(*args, **kwargs)
+    made = [create_layer(item) for item in layer_data]
+    problems = getattr(layer_data, "problems", None)
+    return made if problems is None else type(layer_data)(made, problems)
+
+
 class StudyPanel(Panel):
     """Open a study, see its series (modality, units, geometry), choose the fixed and moving series."""
 
@@ -94,6 +143,8 @@ class StudyPanel(Panel):
         self.sample_button.changed.connect(self.open_sample)
         for name in ("inserted", "removed", "moved"):
             getattr(viewer.layers.events, name).connect(self.refresh)
+        #: true when every view has caught up with the layers shown (the window sets it)
+        self.views_ready: Callable[[], bool] = lambda: True
         self.finish_layout()
         self.refresh()
 
@@ -107,19 +158,26 @@ class StudyPanel(Panel):
         if not paths or paths == ["."] or any(not p for p in paths):
             self.runner.show_message("choose a study folder first", error=True)
             return None
-        return self.run(read_layers, paths, overrides=overrides,
-                        description=f"loading {', '.join(paths)}", on_done=self._add)
+        return self.run(made_layers, read_layers, paths, overrides=overrides,
+                        description=f"loading {', '.join(paths)}", on_done=self.showing)
 
     def open_sample(self, *_: Any) -> Any:
         """Make the sample study in a worker and add it."""
         from medfuse.napari._sample_data import sample_study
 
-        return self.run(sample_study, description="making the sample study", on_done=self._add)
+        return self.run(made_layers, sample_study, description="making the sample study",
+                        on_done=self.showing)
 
-    def _add(self, layers: list[LayerDataTuple]) -> None:
-        """Add what was read; name in the status line what could not be shown (red)."""
+    def showing(self, layers: Sequence[LayerDataTuple | Any]) -> Iterator[Any]:
+        """Add what was read, one layer per step, each after every view has caught up with the
+        last (``views_ready``); then choose the fixed and moving series and say in the status line
+        what could not be shown (red). The Study panel's task: see ``TaskRunner.start``."""
         problems = list(getattr(layers, "problems", ()))
-        added = add_layer_data(self.viewer, layers)
+        added: list[Any] = []
+        for count, _ in enumerate(adding_layers(self.viewer, layers, added=added), start=1):
+            if count < len(layers):
+                self.runner.show_message(f"showing {count} of {len(layers)} series…")
+            yield self.views_ready
         fixed, moving = default_pair(self.viewer)
         self.selection.set(fixed=fixed, moving=moving)
         text = f"{len(added)} series loaded"
@@ -127,6 +185,11 @@ class StudyPanel(Panel):
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             text += f"; not shown: {problems[0]}{more}"
         self.runner.show_message(text, error=bool(problems))
+
+    def _add(self, layers: Sequence[LayerDataTuple | Any]) -> None:
+        """:meth:`showing` at once (tests, scripts)."""
+        for _ in self.showing(layers):
+            pass
 
     def refresh(self, _event: Any = None) -> None:
         """Rebuild the series table from the viewer's layers."""
