@@ -176,10 +176,17 @@ class OrthoViews(QWidget):
         from napari.components import ViewerModel
         from napari.qt import QtViewer
 
+        from napari.utils.action_manager import action_manager
+
         model = ViewerModel(title=plane)
         camera_of(model).orientation2d = ("up", "right")
         model.theme = getattr(self.viewer, "theme", "dark")
-        qt_viewer = QtViewer(model, show_welcome_screen=False)
+        # a new QtViewer binds napari's shortcuts again (the same keys), and each binding made
+        # every view's hidden welcome screen re-read every shortcut: 0.1 s more per view made
+        shortcuts = action_manager.events.shortcut_changed
+        with shortcuts.blocker():
+            qt_viewer = QtViewer(model, show_welcome_screen=False)
+        shortcuts.disconnect(qt_viewer._welcome_widget.refresh)  # it is never shown
         qt_viewer.setMinimumSize(*_MIN_VIEW_SIZE)
         hold_slider_row(qt_viewer)
         yield
@@ -352,16 +359,15 @@ class OrthoViews(QWidget):
                 self._order_mirrors(plane, model)
         finally:
             self._syncing = False
-        if len(missing) > 1:
+        if not missing and self._fresh:  # fit the views that got their first mirrors, one per turn
+            plane = self._fresh.pop()
+            self._reset_view(self.models[plane])
+            self._focus_view(self.models[plane])
+        if len(missing) > 1 or self._fresh:
             self._pending = True
             self._resync_timer.start(_STEP_MS)
             return
-        for plane in self._fresh:
-            self._reset_view(self.models[plane])
-            self._focus_view(self.models[plane])
-        self._fresh.clear()
-        self._on_main_point()
-        self._update_crosshairs()
+        self._on_main_point()  # each view catches up with the cursor and crosshair, one per frame
 
     def _add_mirror(self, plane: str, source: Layer) -> None:
         from napari.layers import Layer

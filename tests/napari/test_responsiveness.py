@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from medfuse.napari._reader import study_layer_data
+from medfuse.napari._widgets._study import add_layer_data
 from tests.napari.conftest import needs_display
 from tests.napari.test_app import _window
 
@@ -163,3 +164,89 @@ def test_an_axial_step_reslices_the_axial_view_and_a_new_layer_is_sliced_everywh
             mirror = model.layers["marker"]
             assert mirror._slice_input.world_slice.point[across] == pytest.approx(
                 viewer.dims.point[across]), plane
+
+
+def test_a_study_is_shown_one_layer_per_event_loop_turn(make_napari_viewer, qtbot, ct_pet):
+    """The Study panel makes the layers in its worker and adds them one per turn, each after
+    every view has caught up; the task runs until the last, which alone becomes active."""
+    from qtpy.QtCore import QTimer
+
+    from medfuse.napari._app import build_window
+    from medfuse.napari._widgets._study import made_layers
+
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(1400, 900)
+    panels = build_window(viewer)
+    study, ortho = panels["Study"], panels["Orthogonal views"]
+    qtbot.waitUntil(lambda: ortho.synced, timeout=30_000)
+    ticks, inserted = [0], []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.__setitem__(0, ticks[0] + 1))
+    timer.start(0)
+    viewer.layers.events.inserting.connect(  # just before each layer goes in
+        lambda event: inserted.append((ticks[0], ortho.settled, viewer.layers.selection.active)))
+    layer_data = study_layer_data(list(ct_pet))
+    try:
+        study.run(made_layers, lambda: layer_data, description="opening", on_done=study.showing)
+        qtbot.waitUntil(lambda: not study.runner.running, timeout=60_000)
+    finally:
+        timer.stop()
+    assert [x.name for x in viewer.layers] == ["CT ct", "PT pet"]
+    assert len(inserted) == 2 and inserted[1][0] > inserted[0][0]  # the loop turned in between
+    assert all(active is None for _, _, active in inserted)  # none activated on the way
+    assert inserted[1][1]  # the second came once every view had caught up with the first
+    assert viewer.layers.selection.active is viewer.layers["PT pet"]
+    assert study.runner.status.text() == "2 series loaded"
+    assert [x.metadata["opened"] for x in viewer.layers] == [1, 2]
+    qtbot.waitUntil(lambda: ortho.settled, timeout=30_000)
+    assert all("CT ct" in model.layers for model in (ortho.models["coronal"],
+                                                      ortho.models["sagittal"]))
+    ortho.detach()
+
+
+def test_the_canvases_keep_their_size_as_the_first_layers_arrive(make_napari_viewer, qtbot,
+                                                                  ct_pet):
+    """A resized canvas repaints at once: the slider rows and the layer controls keep the size
+    they will have, so adding and activating the first layers resizes no canvas."""
+    from medfuse.napari._app import build_window
+
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(1400, 900)
+    panels = build_window(viewer)
+    ortho = panels["Orthogonal views"]
+    qtbot.waitUntil(lambda: ortho.synced, timeout=30_000)
+    qtbot.wait(300)
+    before = {plane: tuple(canvas.size) for plane, canvas in ortho._canvases.items()}
+    add_layer_data(viewer, study_layer_data(list(ct_pet)))  # the last one becomes active
+    qtbot.waitUntil(lambda: ortho.settled, timeout=30_000)
+    qtbot.wait(300)
+    assert viewer.layers.selection.active is not None
+    assert {plane: tuple(canvas.size) for plane, canvas in ortho._canvases.items()} == before
+    ortho.detach()
+
+
+def test_a_result_shown_in_steps_keeps_its_task_running_and_cancel_stops_it(app, qtbot):
+    viewer, panels, _ = app
+    runner = panels["Fuse"].runner
+    steps, ready = [], [False]
+
+    def showing(result):
+        for step in range(3):
+            steps.append(result + step)
+            yield (lambda: ready[0]) if step == 0 else None
+
+    runner.start(lambda: 10, description="stepped", on_done=showing)
+    qtbot.waitUntil(lambda: steps == [10], timeout=10_000)
+    qtbot.wait(200)
+    assert steps == [10] and runner.running  # waiting on the first step's condition
+    ready[0] = True
+    qtbot.waitUntil(lambda: not runner.running, timeout=10_000)
+    assert steps == [10, 11, 12] and runner.status.text() == "stepped: done"
+    steps.clear()
+    runner.start(lambda: 20, description="stepped", on_done=showing)
+    ready[0] = False
+    qtbot.waitUntil(lambda: steps == [20], timeout=10_000)
+    runner.cancel()
+    ready[0] = True
+    qtbot.wait(300)
+    assert steps == [20] and not runner.running and "cancelled" in runner.status.text()
