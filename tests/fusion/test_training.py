@@ -111,3 +111,24 @@ def test_pipeline_of_another_kind_is_refused(tmp_path: Path) -> None:
     path.write_text("kind: fusion3d\ndata: {}\nnetwork: {}\nloss: {}\ntrain: {}\noutput: x\n")
     with pytest.raises(FusionError, match="kind must be 'fusion2d', not 'fusion3d'"):
         load_pipeline(path)
+
+
+def test_softmax_written_out_gives_the_same_values() -> None:
+    import onnx
+    import onnxruntime
+    from onnx import TensorProto, helper
+
+    from medfuse.fusion.training.loop import _explicit_softmax
+
+    graph = helper.make_graph(
+        [helper.make_node("Softmax", ["z"], ["p"], axis=1)], "g",
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, None, None, None])],
+        [helper.make_tensor_value_info("p", TensorProto.FLOAT, [1, None, None, None])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    written_out = _explicit_softmax(model.SerializeToString())
+    assert "Softmax" not in {n.op_type for n in onnx.load_from_string(written_out).graph.node}
+    z = np.random.default_rng(0).normal(0, 30, (1, 3, 8, 5)).astype(np.float32)  # large logits too
+    before, after = (onnxruntime.InferenceSession(m).run(None, {"z": z})[0]
+                     for m in (model.SerializeToString(), written_out))
+    np.testing.assert_allclose(after, before, atol=1e-6)
+    np.testing.assert_allclose(after.sum(axis=1), 1.0, atol=1e-6)

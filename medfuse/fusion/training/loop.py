@@ -93,8 +93,9 @@ def _saved(save: Any, obj: Any) -> bytes:
 
 
 def _onnx_bytes(net: Any) -> bytes:
-    """``net`` exported to ONNX (opset 17; sources, height and width dynamic): the same bytes in
-    every process. The TorchScript-based exporter: it needs only the ``onnx`` package."""
+    """``net`` exported to ONNX (opset 17; sources, height and width dynamic), its softmaxes
+    written out (:func:`_explicit_softmax`): the same bytes in every process. The TorchScript-based
+    exporter: it needs only the ``onnx`` package."""
     import torch
 
     example = (torch.zeros(1, 2, 64, 64), torch.tensor([[0.0, 1.0]]), torch.tensor([LEAD]))
@@ -105,7 +106,38 @@ def _onnx_bytes(net: Any) -> bytes:
                           output_names=["fused"], opset_version=17, dynamo=False,
                           dynamic_axes={"x": {1: "sources", 2: "height", 3: "width"},
                                         "roles": {1: "sources"}})
-    return buffer.getvalue()
+    return _explicit_softmax(buffer.getvalue())
+
+
+def _explicit_softmax(data: bytes) -> bytes:
+    """The ONNX model ``data`` with each ``Softmax`` node written as ``exp(z - max) / sum`` over its
+    axis (the same values to float32 rounding).
+
+    ONNX Runtime's ``Softmax`` over any axis but the last moves that axis last and back: over the
+    networks' source axis that was a quarter of their time (23 -> 17 ms a 256 x 256 pair).
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load_from_string(data)
+    nodes = []
+    for node in model.graph.node:
+        if node.op_type != "Softmax":
+            nodes.append(node)
+            continue
+        axis = next((a.i for a in node.attribute if a.name == "axis"), -1)
+        (z,), (out,) = node.input, node.output
+        axes = f"{out}_axes"
+        model.graph.initializer.append(numpy_helper.from_array(np.array([axis], np.int64), axes))
+        nodes += [helper.make_node("ReduceMax", [z], [f"{out}_max"], axes=[axis], keepdims=1),
+                  helper.make_node("Sub", [z, f"{out}_max"], [f"{out}_shifted"]),
+                  helper.make_node("Exp", [f"{out}_shifted"], [f"{out}_exp"]),
+                  helper.make_node("ReduceSum", [f"{out}_exp", axes], [f"{out}_sum"], keepdims=1),
+                  helper.make_node("Div", [f"{out}_exp", f"{out}_sum"], [out])]
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
 
 
 def _write_bytes(target: Path, data: bytes) -> None:
