@@ -34,14 +34,25 @@ _OFFSET = np.array([0.0, 128.0, 128.0])
 _TO_RGB = np.linalg.inv(_TO_YCBCR)
 
 
+def _mix(pixels: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``pixels (..., 3) @ matrix.T`` in float64, channel by channel: numpy hands a tall ``(n, 3)``
+    product to BLAS, which is 5 times slower at it and spins threads."""
+    pixels = np.asarray(pixels, dtype=np.float64)
+    out = np.empty(pixels.shape)
+    for k in range(3):
+        out[..., k] = (pixels[..., 0] * matrix[k, 0] + pixels[..., 1] * matrix[k, 1]
+                       + pixels[..., 2] * matrix[k, 2])
+    return out
+
+
 def rgb_to_ycbcr(rgb: np.ndarray) -> np.ndarray:
     """Convert ``(..., 3)`` RGB in 0-255 to float64 YCbCr in 0-255 (chroma centred on 128)."""
-    return np.asarray(rgb, dtype=np.float64) @ _TO_YCBCR.T + _OFFSET
+    return _mix(rgb, _TO_YCBCR) + _OFFSET
 
 
 def ycbcr_to_rgb(ycbcr: np.ndarray) -> np.ndarray:
     """Convert ``(..., 3)`` YCbCr back to RGB, rounded and clipped to uint8."""
-    rgb = (np.asarray(ycbcr, dtype=np.float64) - _OFFSET) @ _TO_RGB.T
+    rgb = _mix(np.asarray(ycbcr, dtype=np.float64) - _OFFSET, _TO_RGB)
     return np.clip(np.round(rgb, out=rgb), 0, 255, out=rgb).astype(np.uint8)
 
 
@@ -88,24 +99,28 @@ def fuse_luma(fused_luma: np.ndarray, chroma_source: np.ndarray, *,
     """
     y = np.asarray(fused_luma, dtype=np.float64)
     source = np.asarray(chroma_source)
+    tinted = (source[..., 0] != source[..., 1]) | (source[..., 1] != source[..., 2])
+    if tinted.mean() > 0.5:  # mostly colour (a colormap's slice): every pixel, nothing gathered
+        return ycbcr_to_rgb(_tinted_ycbcr(y, None, source.reshape(-1, 3), kept)).reshape(source.shape)
     rgb = np.empty((*y.shape, 3), np.uint8)
     for c in range(3):  # what ycbcr_to_rgb gives at zero chroma, for all pixels at once
         rgb[..., c] = np.clip(np.round(y * _TO_RGB[c, 0]), 0, 255)
-    tinted = np.flatnonzero((source[..., 0] != source[..., 1]) | (source[..., 1] != source[..., 2]))
-    if tinted.size:
-        colours = source.reshape(-1, 3)[tinted]
-        rgb.reshape(-1, 3)[tinted] = ycbcr_to_rgb(_tinted_ycbcr(y, tinted, colours, kept))
+    where = np.flatnonzero(tinted)
+    if where.size:
+        colours = source.reshape(-1, 3)[where]
+        rgb.reshape(-1, 3)[where] = ycbcr_to_rgb(_tinted_ycbcr(y, where, colours, kept))
     return rgb
 
 
-def _tinted_ycbcr(y: np.ndarray, tinted: np.ndarray, rgb: np.ndarray, kept: float) -> np.ndarray:
-    """YCbCr ``(n, 3)`` for :func:`fuse_luma` at the flat indices ``tinted`` of the luma ``y``,
-    whose source colours are ``rgb (n, 3)``."""
+def _tinted_ycbcr(y: np.ndarray, where: np.ndarray | None, rgb: np.ndarray,
+                  kept: float) -> np.ndarray:
+    """YCbCr ``(n, 3)`` for :func:`fuse_luma` at the flat indices ``where`` of the luma ``y`` (None:
+    every pixel), whose source colours are ``rgb (n, 3)``. A grey pixel comes out as its luma."""
     chroma = rgb_to_ycbcr(rgb)[:, 1:] - 128.0
     # R, G, B minus Y at full chroma, one array per channel (reductions over a trailing axis of 3
     # are several times slower in numpy than element-wise minima of three arrays)
     offsets = [chroma[:, 0] * _TO_RGB[c, 1] + chroma[:, 1] * _TO_RGB[c, 2] for c in range(3)]
-    luma_here = y.ravel()[tinted]
+    luma_here = y.ravel() if where is None else y.ravel()[where]
     with np.errstate(divide="ignore", invalid="ignore"):
         rooms = [np.where(o > 0, (255.0 - luma_here) / o, np.where(o < 0, luma_here / -o, np.inf))
                  for o in offsets]
@@ -118,7 +133,7 @@ def _tinted_ycbcr(y: np.ndarray, tinted: np.ndarray, rgb: np.ndarray, kept: floa
     out[:, 0] = luma_here
     outside = np.flatnonzero((luma_here < low) | (luma_here > high))
     if outside.size:
-        local = _local_mean(y, tinted[outside])
+        local = _local_mean(y, outside if where is None else where[outside])
         low, high, here = low[outside], high[outside], luma_here[outside]
         out[outside, 0] = np.clip(np.clip(local, low, high) + (here - local), low, high)
     out[:, 1:] = 128.0 + chroma * scale[:, None]

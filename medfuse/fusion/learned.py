@@ -281,7 +281,8 @@ def _network_input(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, tuple[slic
     padded = (max(height, MIN_SIDE), max(width, MIN_SIDE))
     stack = np.empty((1, len(arrays), *padded), np.float32)
     for i, array in enumerate(arrays):
-        stack[0, i] = np.pad(array, [(0, padded[0] - height), (0, padded[1] - width)], mode="edge")
+        stack[0, i] = (array if padded == (height, width) else
+                       np.pad(array, [(0, padded[0] - height), (0, padded[1] - width)], mode="edge"))
     return stack, (slice(0, height), slice(0, width))
 
 
