@@ -35,7 +35,9 @@ def hold_slider_row(qt_viewer: Any) -> None:
 
 def reserve_controls_width(qt_viewer: Any) -> None:
     """Make ``qt_viewer``'s layer controls as wide from the start as an image or labels layer's
-    controls will make them (measured on two tiny layers' controls, then dropped)."""
+    controls will make them (measured on two tiny layers' controls inside the controls' stack, so
+    with the window's style sheet: unstyled they measure 30-60 px narrower and the real controls'
+    texts are cut; then dropped)."""
     import numpy as np
     from napari._qt.layer_controls.qt_layer_controls_container import create_qt_layer_controls
     from napari.layers import Image, Labels
@@ -43,6 +45,9 @@ def reserve_controls_width(qt_viewer: Any) -> None:
     widths = []
     for layer in (Image(np.zeros((2, 2), np.float32)), Labels(np.zeros((2, 2), np.int32))):
         controls = create_qt_layer_controls(layer)
+        qt_viewer.controls.addWidget(controls)
+        controls.ensurePolished()
         widths.append(controls.sizeHint().width())
+        qt_viewer.controls.removeWidget(controls)
         controls.deleteLater()
     qt_viewer.controls.setMinimumWidth(max(widths))
