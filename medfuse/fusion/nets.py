@@ -44,10 +44,16 @@ def _gaussian_kernel1d(sigma: float) -> torch.Tensor:
 def separable_blur(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """Separable blur of a ``(N, C, H, W)`` tensor with a 1D ``kernel``, reflect-padded.
 
-    Written as weighted sums of shifted views: on CPU several times faster than a convolution with
-    one input channel.
+    In torch, weighted sums of shifted views: on CPU several times faster than a convolution with
+    one input channel. Exported to ONNX, two single-channel convolutions: in ONNX Runtime those
+    are the faster (3.3 against 5.0 ms for the energy maps of a 256 x 256 pair).
     """
     r = kernel.numel() // 2
+    if torch.onnx.is_in_onnx_export() and min(x.shape[2:]) > r:
+        n, c, h, w = x.shape
+        y = F.pad(x.reshape(n * c, 1, h, w), [r, r, r, r], mode="reflect")
+        y = F.conv2d(F.conv2d(y, kernel.view(1, 1, -1, 1)), kernel.view(1, 1, 1, -1))
+        return y.reshape(n, c, h, w)
     for axis in (2, 3):
         n = x.shape[axis]
         pad = [0, 0, 0, 0]

@@ -64,7 +64,8 @@ def test_onnx_gives_the_monai_networks_output_on_real_pairs(kind: str, stem: str
     fast, ref = load_bundle(BUNDLES / "fusion2d"), load_bundle(BUNDLES / "fusion2d", reference=True)
     onnx_out, torch_out = run_bundle(fast, arrays, roles), run_bundle(ref, arrays, roles)
     np.testing.assert_allclose(onnx_out, torch_out, rtol=0, atol=2e-5)  # float32 rounding only
-    assert np.count_nonzero(np.round(onnx_out * 255) != np.round(torch_out * 255)) <= 5
+    grey_levels = np.abs(np.round(onnx_out * 255) - np.round(torch_out * 255))
+    assert grey_levels.max() <= 1 and np.count_nonzero(grey_levels) <= onnx_out.size // 5000
 
 
 @pytest.mark.parametrize("shape", [(5, 24), (16, 16), (31, 40)])
