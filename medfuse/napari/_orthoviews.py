@@ -379,7 +379,6 @@ class OrthoViews(QWidget):
             mirror.contour = source.contour
         if plane == "mip":
             mirror.projection_mode = "max"
-            mirror.visible = True  # the PET's own view: see _shows
         self._mirrors[plane][id(source)] = mirror
         self.models[plane].layers.append(mirror)
         self._fresh.add(plane)
@@ -417,9 +416,9 @@ class OrthoViews(QWidget):
             return
         if name == "visible":
             self._update_crosshairs(only="axial")
-        for plane, mirrors in self._mirrors.items():
+        for mirrors in self._mirrors.values():
             mirror = mirrors.get(id(source))
-            if mirror is None or (plane == "mip" and name == "visible"):
+            if mirror is None:
                 continue
             try:
                 if name == "colormap":
@@ -697,8 +696,7 @@ def camera_of(model: Any) -> Any:
 
 def _shows(plane: str, layer: Layer) -> bool:
     """True when ``plane``'s view shows ``layer``: every view all layers, the MIP view only the
-    functional images (PET, SPECT), and those whether or not the other views show them (it is the
-    PET's own view, as in PET/CT readers: the Fuse panel hides the PET under the fused image)."""
+    functional images (PET, SPECT)."""
     if plane != "mip":
         return True
     from medfuse.modalities import get_modality
