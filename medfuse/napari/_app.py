@@ -27,6 +27,7 @@ def build_window(viewer: Any, *, layout: str = "2x2") -> dict[str, Any]:
     (a key of :data:`~medfuse.napari._orthoviews.LAYOUTS`: ``2x2`` axial, coronal, sagittal and
     the coronal PET MIP; ``1x3`` axial, coronal, sagittal in a row; ``single`` axial only)."""
     from medfuse.napari._annotations import annotate_view, prime_title_glyphs
+    from medfuse.napari._layer_list import paint_owned_thumbnails
     from medfuse.napari._layouts import LAYOUTS
     from medfuse.napari._orthoviews import OrthoViews
     from medfuse.napari._steady_layout import hold_slider_row, reserve_controls_width
@@ -55,6 +56,7 @@ def build_window(viewer: Any, *, layout: str = "2x2") -> dict[str, Any]:
     install_status_readout(viewer)
     hold_slider_row(viewer.window._qt_viewer)
     reserve_controls_width(viewer.window._qt_viewer)
+    paint_owned_thumbnails(viewer.window._qt_viewer)
     ortho = panels["Orthogonal views"] = OrthoViews(viewer, layout=layout)
     ortho.embed(viewer.window)
     panels["Study"].views_ready = lambda: ortho.idle  # a study's layers come one per view update

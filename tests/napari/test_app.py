@@ -85,6 +85,48 @@ def test_hot_spot_of_4mm_pet_lands_on_the_1mm_ct_marker_on_screen(app):
     assert np.linalg.norm(ct_centre - pet_centre) * pixel_mm < 4.0
 
 
+def _pixels(image):
+    """A QImage's pixels as an (h, w, 3) array."""
+    image = image.convertToFormat(image.Format.Format_RGB888)
+    data = np.asarray(image.constBits().asarray(image.sizeInBytes()), np.uint8)
+    return data.reshape(image.height(), image.bytesPerLine())[:, :image.width() * 3].reshape(
+        image.height(), image.width(), 3).astype(int)
+
+
+def test_layer_list_paints_each_layer_its_own_thumbnail(app):
+    """The layer list paints the same thumbnails at every repaint, the opaque CT's as its
+    thumbnail scaled to the row (napari's model hands its delegate an image over freed memory:
+    stray pixels in a thumbnail's last row, different from one paint to the next)."""
+    from qtpy.QtCore import QRect
+    from qtpy.QtGui import QImage, QPainter, QPixmap
+
+    from medfuse.napari._layer_list import thumbnail_rect
+
+    viewer, _ = app
+    view = viewer.window._qt_viewer.layers
+    model = view.model()
+    first = None
+    for _repaint in range(20):
+        view.viewport().repaint()
+        image = view.viewport().grab().toImage()
+        first = first or image
+        assert image == first
+    index = next(model.index(row, 0) for row in range(model.rowCount())
+                 if model.index(row, 0).data() == "CT ct")
+    thumbnail = viewer.layers["CT ct"].thumbnail
+    assert (thumbnail[..., 3] == 255).all()
+    rect = thumbnail_rect(type("Option", (), {"rect": view.visualRect(index)}), index)
+    expected = QImage(rect.width(), rect.height(), QImage.Format.Format_RGB32)
+    painter = QPainter(expected)
+    painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+    painter.drawPixmap(QRect(0, 0, rect.width(), rect.height()), QPixmap.fromImage(QImage(
+        thumbnail.tobytes(), thumbnail.shape[1], thumbnail.shape[0], QImage.Format.Format_RGBA8888)))
+    painter.end()
+    painted = _pixels(image.copy(rect))
+    assert painted.std() > 5  # the slice's picture, not one flat colour
+    assert np.abs(painted - _pixels(expected)).max() <= 2
+
+
 def test_orthogonal_views_share_layers_and_cursor(app, qtbot):
     viewer, panels = app
     ortho = panels["Orthogonal views"]
