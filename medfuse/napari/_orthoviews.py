@@ -379,6 +379,7 @@ class OrthoViews(QWidget):
             mirror.contour = source.contour
         if plane == "mip":
             mirror.projection_mode = "max"
+            mirror.visible = True  # the PET's own view: see _shows
         self._mirrors[plane][id(source)] = mirror
         self.models[plane].layers.append(mirror)
         self._fresh.add(plane)
@@ -416,9 +417,9 @@ class OrthoViews(QWidget):
             return
         if name == "visible":
             self._update_crosshairs(only="axial")
-        for mirrors in self._mirrors.values():
+        for plane, mirrors in self._mirrors.items():
             mirror = mirrors.get(id(source))
-            if mirror is None:
+            if mirror is None or (plane == "mip" and name == "visible"):
                 continue
             try:
                 if name == "colormap":
@@ -696,7 +697,8 @@ def camera_of(model: Any) -> Any:
 
 def _shows(plane: str, layer: Layer) -> bool:
     """True when ``plane``'s view shows ``layer``: every view all layers, the MIP view only the
-    functional images (PET, SPECT)."""
+    functional images (PET, SPECT), and those whether or not the other views show them (it is the
+    PET's own view, as in PET/CT readers: the Fuse panel hides the PET under the fused image)."""
     if plane != "mip":
         return True
     from medfuse.modalities import get_modality

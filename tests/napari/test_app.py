@@ -147,6 +147,10 @@ def test_orthogonal_views_share_layers_and_cursor(app, qtbot):
     assert np.allclose(cross[2:, 1], 30.0)  # horizontal line at z
     viewer.layers["PT pet"].opacity = 0.3
     assert ortho.models["sagittal"].layers["PT pet"].opacity == pytest.approx(0.3)
+    viewer.layers["PT pet"].visible = False  # hidden in the views (as under a fused image) ...
+    assert not ortho.models["sagittal"].layers["PT pet"].visible
+    assert ortho.models["mip"].layers["PT pet"].visible  # ... the PET's own MIP view still shows it
+    viewer.layers["PT pet"].visible = True
 
 
 def test_readout_shows_hu_and_suv_at_the_cursor(app):
