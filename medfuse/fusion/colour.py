@@ -32,6 +32,9 @@ _TO_YCBCR = np.array(
 )
 _OFFSET = np.array([0.0, 128.0, 128.0])
 _TO_RGB = np.linalg.inv(_TO_YCBCR)
+#: the normalised Gaussian of sigma 2 px over +-8 px (scipy's radius for it, truncate 4)
+_GAUSS_2PX = np.exp(-0.5 * (np.arange(-8, 9) / 2.0) ** 2)
+_GAUSS_2PX /= _GAUSS_2PX.sum()
 
 
 def _mix(pixels: np.ndarray, matrix: np.ndarray) -> np.ndarray:
@@ -142,16 +145,29 @@ def _tinted_ycbcr(y: np.ndarray, where: np.ndarray | None, rgb: np.ndarray,
 
 def _local_mean(y: np.ndarray, where: np.ndarray) -> np.ndarray:
     """The Gaussian (sigma 2 px, reflected at the image's edges) local mean of the 2D ``y`` at its
-    flat indices ``where``, filtered over their bounding box only (plus the filter's reach)."""
-    from scipy import ndimage as ndi
+    flat indices ``where``, filtered over their bounding box only (plus the filter's reach).
 
-    reach = 8  # scipy's radius for sigma 2 (truncate 4)
+    Written in numpy rather than with scipy's ``gaussian_filter`` (the same values to 1e-13):
+    importing ``scipy.ndimage`` takes 140 ms, a tenth of ``medfuse fuse --manifest`` on 100 pairs.
+    """
+    reach = len(_GAUSS_2PX) // 2
     rows, cols = np.unravel_index(where, y.shape)
     top, left = max(rows.min() - reach, 0), max(cols.min() - reach, 0)
     box = y[top:rows.max() + reach + 1, left:cols.max() + reach + 1]
     # a box that stops short of an image edge has every value it needs inside its margin
-    local = ndi.gaussian_filter(box, 2.0, mode="reflect")
+    local = _gaussian_pass(_gaussian_pass(np.pad(box, reach, mode="symmetric")).T).T
     return local[rows - top, cols - left]
+
+
+def _gaussian_pass(padded: np.ndarray) -> np.ndarray:
+    """``padded`` filtered along its first axis by ``_GAUSS_2PX``, losing the margin of its reach
+    there (numpy's ``symmetric`` padding is scipy's ``reflect``)."""
+    reach = len(_GAUSS_2PX) // 2
+    height, last = padded.shape[0] - 2 * reach, 2 * reach
+    out = padded[reach:reach + height] * _GAUSS_2PX[reach]
+    for i in range(reach):  # the kernel is symmetric: one product per pair of taps
+        out += (padded[i:i + height] + padded[last - i:last - i + height]) * _GAUSS_2PX[i]
+    return out
 
 
 def colormap_rgb(values: np.ndarray, name: str) -> np.ndarray:
