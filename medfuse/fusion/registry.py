@@ -14,6 +14,9 @@ Examples
 --------
 >>> import numpy as np
 >>> from medfuse.volume import Volume
+
+if TYPE_CHECKING:
+    from medfuse.modalities.spec import Window
 >>> a = Volume(np.array([[0, 200], [50, 10]], np.uint8))
 >>> b = Volume(np.array([[100, 0], [60, 255]], np.uint8))
 >>> fuse([a, b], method="maximum").array.tolist()
@@ -27,7 +30,7 @@ import inspect
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -134,7 +137,9 @@ def fuse(volumes: Sequence[Volume], *, method: str = DEFAULT, **params: Any) -> 
         functional and anatomical inputs fuse (the fused intensity as luma, the functional input's
         colormap as chroma: PET keeps its colours, CT/MR stay grey; units ``RGB``), else float32
         in [0, 1] (units ``a.u.``). ``meta`` records the method, parameters, the inputs with their
-        units (HU, SUV: read values from the sources, not from the fused image), and the colormap.
+        units (HU, SUV: read values from the sources, not from the fused image), the colormap, and
+        for an RGB volume ``colour_scale``: the colormap and the window of the functional input
+        in its units (what a colour bar of the fused image shows), when its normaliser gives it.
 
     Raises
     ------
@@ -176,15 +181,18 @@ def check_inputs(volumes: Sequence[Volume]) -> None:
             raise FusionError(f"{_describe(vol, i)} contains NaN or infinite values")
 
 
-def _normalise(volumes: Sequence[Volume], display: bool) -> list[np.ndarray]:
-    """Float32 arrays in [0, 1]: 8-bit images divided by 255, others by their modality.
+def _normalise(volumes: Sequence[Volume], display: bool) -> tuple[list[np.ndarray], list[Window | None]]:
+    """Float32 arrays in [0, 1]: 8-bit images divided by 255, others by their modality; and the
+    window of each (``(lower, upper)`` in its units, as its modality's normaliser says; None for
+    8-bit images and normalisers that do not say).
 
     No float64 copy of a grey volume is made: integers become float32 (exact below 2**24) and the
     built-in normalisers work in float32; RGB images go through their float64 BT.601 luma.
     """
     from medfuse.modalities import get_modality
+    from medfuse.modalities.spec import scale_to_window, window_of
 
-    out = []
+    arrays, windows = [], []
     for vol in volumes:
         if vol.is_rgb:
             grey = luma(vol.array, rgb=True)
@@ -192,13 +200,18 @@ def _normalise(volumes: Sequence[Volume], display: bool) -> list[np.ndarray]:
             grey = vol.array
         else:
             grey = vol.array.astype(np.float32)
+        window = None
         if display:
             # one correctly rounded division: the float32 quotient equals the float64 one rounded
-            out.append((grey / 255.0).astype(np.float32, copy=False))
+            normalised = (grey / 255.0).astype(np.float32, copy=False)
         else:
-            normalised = get_modality(vol.modality).normalize(grey, vol.units)
-            out.append(np.asarray(normalised, dtype=np.float32))
-    return out
+            normalize = get_modality(vol.modality).normalize
+            window = window_of(normalize, grey, vol.units)
+            normalised = (normalize(grey, vol.units) if window is None
+                          else scale_to_window(grey, window))
+        arrays.append(np.asarray(normalised, dtype=np.float32))
+        windows.append(None if window is None else (float(window[0]), float(window[1])))
+    return arrays, windows
 
 
 def is_functional(volume: Volume) -> bool:
@@ -223,9 +236,9 @@ def _fuse_with(method: FusionMethod, volumes: Sequence[Volume], params: dict[str
     check_inputs(volumes)
     colour_out = bool(params.pop("colour", True))
     display = all(v.array.dtype == np.uint8 for v in volumes)
-    arrays = _normalise(volumes, display)
+    arrays, windows = _normalise(volumes, display)
     order = _canonical_order(volumes, arrays)
-    volumes, arrays = [volumes[i] for i in order], [arrays[i] for i in order]
+    volumes, arrays, windows = ([seq[i] for i in order] for seq in (volumes, arrays, windows))
     roles = [float(is_functional(v)) for v in volumes]
     call = {"roles": roles, **params} if method.learned else params
     try:
@@ -244,11 +257,15 @@ def _fuse_with(method: FusionMethod, volumes: Sequence[Volume], params: dict[str
     if display:
         fused = np.round(fused * 255.0).astype(np.uint8)
     colour = next((v for v in volumes if v.is_rgb), None)
+    scale = None
     if colour is not None:
         fused = fuse_luma(fused.astype(np.float64) * (1.0 if display else 255.0), colour.array)
     elif colour_out and functional is not None and not all(roles) and not display:
         fused = colour_fused(fused, arrays[functional], colormap)
         units = "RGB"
+        if windows[functional] is not None:
+            scale = {"colormap": colormap, "window": list(windows[functional]),
+                     "units": volumes[functional].units}
     ref = volumes[0]
     meta = {
         "fused": True,
@@ -259,6 +276,7 @@ def _fuse_with(method: FusionMethod, volumes: Sequence[Volume], params: dict[str
                    for v, role in zip(volumes, roles)],
         **({"rgb": True} if fused.ndim == ref.ndim + 1 else {}),
         **({"colormap": colormap} if colormap else {}),
+        **({"colour_scale": scale} if scale else {}),
     }
     return Volume(fused, spacing=ref.spacing, origin=ref.origin, direction=ref.direction,
                   modality="OT", units=units, meta=meta)

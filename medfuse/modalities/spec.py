@@ -7,35 +7,91 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-#: normaliser signature: (array, units) -> float32 array, mostly in [0, 1]
+#: normaliser signature: (array, units) -> float32 array, mostly in [0, 1]. A normaliser may also
+#: have ``window(array, units) -> (lower, upper) | None``: the values it maps linearly onto 0 and 1
+#: (:func:`window_of`); fusion records it, so a fused image's colours keep a scale in SUV or HU
 Normalizer = Callable[[np.ndarray, str], np.ndarray]
+
+Window = tuple[float, float]
+
+
+def window_of(normalize: Normalizer, array: np.ndarray, units: str) -> Window | None:
+    """The window that ``normalize`` maps linearly onto [0, 1] for ``array`` in ``units``, or None
+    when the normaliser does not say (a plugin's plain function).
+
+    Examples
+    --------
+    >>> window_of(window_normalizer(-160.0, 240.0, units="HU"), np.zeros(3), "HU")
+    (-160.0, 240.0)
+    >>> window_of(lambda array, units: array, np.zeros(3), "HU") is None
+    True
+    """
+    window = getattr(normalize, "window", None)
+    return None if window is None else window(array, units)
+
+
+def scale_to_window(array: np.ndarray, window: Window) -> np.ndarray:
+    """``array`` as float32 (float64 for a float64 window), 0 at ``window[0]`` and 1 at
+    ``window[1]``, clipped to [0, 1]."""
+    values = np.asarray(array, dtype=np.float32)
+    lower, upper = window
+    return np.clip((values - lower) / max(float(upper - lower), 1e-6), 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class PercentileNormalizer:
+    """Normalise to [0, 1] between two percentiles of the non-zero voxels (MR, counts)."""
+
+    low: float = 0.5
+    high: float = 99.5
+
+    def window(self, array: np.ndarray, units: str) -> Window:
+        """The two percentiles of the non-zero voxels ((0, 1) when every voxel is zero)."""
+        values = np.asarray(array, dtype=np.float32)
+        nonzero = values[values != 0]
+        if nonzero.size == 0:
+            return (0.0, 1.0)
+        lower, upper = np.percentile(nonzero, [self.low, self.high])
+        return (lower, upper)
+
+    def __call__(self, array: np.ndarray, units: str) -> np.ndarray:
+        return scale_to_window(array, self.window(array, units))
+
+
+@dataclass(frozen=True)
+class WindowNormalizer:
+    """Normalise to [0, 1] over a fixed window in ``units`` (CT HU, PET SUV); arrays in other
+    units go to ``fallback``."""
+
+    lower: float
+    upper: float
+    units: str | None = None
+    fallback: Normalizer | None = None
+
+    def _falls_back(self, units: str) -> bool:
+        return self.units is not None and units != self.units and self.fallback is not None
+
+    def window(self, array: np.ndarray, units: str) -> Window | None:
+        """The fixed window, or the fallback's for arrays in other units."""
+        if self._falls_back(units):
+            return window_of(self.fallback, array, units)
+        return (self.lower, self.upper)
+
+    def __call__(self, array: np.ndarray, units: str) -> np.ndarray:
+        if self._falls_back(units):
+            return self.fallback(array, units)
+        return scale_to_window(array, (self.lower, self.upper))
 
 
 def percentile_normalizer(low: float = 0.5, high: float = 99.5) -> Normalizer:
     """Normalise to [0, 1] between two percentiles of the non-zero voxels (MR, counts)."""
-
-    def normalize(array: np.ndarray, units: str) -> np.ndarray:
-        values = np.asarray(array, dtype=np.float32)
-        nonzero = values[values != 0]
-        if nonzero.size == 0:
-            return np.zeros_like(values)
-        lo, hi = np.percentile(nonzero, [low, high])
-        return np.clip((values - lo) / max(float(hi - lo), 1e-6), 0.0, 1.0)
-
-    return normalize
+    return PercentileNormalizer(low, high)
 
 
 def window_normalizer(lower: float, upper: float, *, fallback: Normalizer | None = None,
                       units: str | None = None) -> Normalizer:
     """Normalise to [0, 1] over a fixed window in ``units`` (CT HU, PET SUV); other units fall back."""
-
-    def normalize(array: np.ndarray, array_units: str) -> np.ndarray:
-        if units is not None and array_units != units and fallback is not None:
-            return fallback(array, array_units)
-        values = np.asarray(array, dtype=np.float32)
-        return np.clip((values - lower) / (upper - lower), 0.0, 1.0)
-
-    return normalize
+    return WindowNormalizer(lower, upper, units, fallback)
 
 
 @dataclass(frozen=True)

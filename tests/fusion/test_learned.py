@@ -53,7 +53,7 @@ def _harvard_arrays(kind: str, stem: str) -> list[np.ndarray]:
     from medfuse.fusion.registry import _normalise
     from medfuse.io import load
 
-    return _normalise([load(p) for p in _harvard(kind, stem)], True)
+    return _normalise([load(p) for p in _harvard(kind, stem)], True)[0]
 
 
 @pytest.mark.parametrize(("kind", "stem"), [("CT-MRI", "2010"), ("CT-MRI", "33010"),

@@ -63,6 +63,38 @@ def test_float_volumes_are_normalised_by_modality() -> None:
     assert np.hypot(*np.moveaxis(got, -1, 0)).min() >= 0.97 * np.hypot(*want)  # its saturation
 
 
+@pytest.mark.parametrize("units", ["SUVbw", "BQML"])
+def test_colour_volume_records_the_scale_of_its_colours(units: str) -> None:
+    """A fused CT/PET carries the PET window its colours were made over: SUV 0-10 for a PET in
+    SUV, the normaliser's percentiles of the activity otherwise; a voxel's hue is the colormap's
+    at its place in that window."""
+    from medfuse.fusion.colour import colormap_rgb, rgb_to_ycbcr
+
+    rng = np.random.default_rng(4)
+    ct = Volume(np.full((4, 8, 8), 40, np.int16), modality="CT", units="HU")
+    activity = (rng.random((4, 8, 8)) * (12.0 if units == "SUVbw" else 9000.0)).astype(np.float32)
+    pet = Volume(activity, modality="PT", units=units)
+    scale = fuse([ct, pet], method="average").meta["colour_scale"]
+    window = (0.0, 10.0) if units == "SUVbw" else tuple(np.percentile(activity[activity != 0],
+                                                                      [0.0, 99.9]))
+    assert scale["units"] == units and scale["colormap"] == "inferno"
+    np.testing.assert_allclose(scale["window"], window, rtol=1e-6)
+    out = fuse([ct, pet], method="average").array
+    place = np.clip((activity - window[0]) / (window[1] - window[0]), 0.0, 1.0)
+    got = rgb_to_ycbcr(out)[..., 1:] - 128
+    want = rgb_to_ycbcr(colormap_rgb(place, "inferno"))[..., 1:] - 128
+    strong = np.hypot(want[..., 0], want[..., 1]) > 20  # where the colormap has a hue
+    hue = np.angle(np.exp(1j * (np.arctan2(got[..., 1], got[..., 0])
+                                - np.arctan2(want[..., 1], want[..., 0]))))
+    assert strong.sum() > 100 and np.abs(hue[strong]).max() < 0.05
+
+
+def test_grey_fusion_records_no_colour_scale() -> None:
+    ct = Volume(np.full((4, 4, 4), 40, np.int16), modality="CT", units="HU")
+    mr = Volume(np.full((4, 4, 4), 300.0, np.float32), modality="MR", units="a.u.")
+    assert "colour_scale" not in fuse([ct, mr], method="average").meta
+
+
 def test_rgb_input_fuses_luma_and_keeps_chroma() -> None:
     grey = Volume(np.full((8, 8), 10, np.uint8))
     rgb = np.zeros((8, 8, 3), np.uint8)
