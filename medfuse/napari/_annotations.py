@@ -7,6 +7,7 @@ They are napari canvas overlays, so they are drawn in every frame and in every s
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
 from typing import Any
 
 from medfuse.modalities import get_modality
@@ -126,8 +127,9 @@ _COLORBARS = {"functional": ("top_right", "medfuse_units_functional"),
 
 
 def colorbar_caption(layer: Any) -> str:
-    r"""The units printed by a layer's colour bar: its units (``SUVbw``, ``HU``), or for a
-    comparison layer what its scale is (short: views can be narrow).
+    r"""The units printed by a layer's colour bar: its units (``SUVbw``, ``HU``; a fused colour
+    image's those of its colours' scale), or for a comparison layer what its scale is (short:
+    views can be narrow).
 
     Examples
     --------
@@ -136,27 +138,71 @@ def colorbar_caption(layer: Any) -> str:
     'SUVbw'
     >>> colorbar_caption(SimpleNamespace(metadata={"units": "a.u.", "comparison": "difference"}))
     'fixed - moving\n(normalised)'
+    >>> colorbar_caption(SimpleNamespace(metadata={"units": "RGB", "colour_scale": {"units": "BQML"}}))
+    'BQML (fused)'
     """
     view = layer.metadata.get("comparison")
     if view == "difference":
         return "fixed - moving\n(normalised)"
     if view:
         return "normalised"
+    scale = layer.metadata.get("colour_scale")
+    if scale:
+        return f"{scale.get('units') or 'a.u.'} (fused)"
     return str(layer.metadata.get("units") or "a.u.")
 
 
+def give_colour_scale_bar(layer: Any) -> None:
+    """Give a fused colour layer (RGB, ``metadata["colour_scale"]`` from the fusion engine) a
+    colour bar of its colours' scale: the functional input's colormap over the window, in its
+    units (SUV, Bq/ml), that its colours were made over. Before the layer is added to a viewer.
+
+    napari draws a colour bar from a layer's colormap and contrast limits, which for an RGB layer
+    say nothing of its colours; its colour bar can instead read them from a model the layer holds
+    (as its Points layers do for their colours), which is what the fused layer gets here.
+    """
+    scale = layer.metadata.get("colour_scale")
+    if not scale or not getattr(layer, "rgb", False):
+        return
+    from napari.components.overlays import ColorBarOverlay
+    from napari.utils.colormaps import ensure_colormap
+
+    model = _colour_scale_model()
+    layer.colour_scale = model(contrast_limits=tuple(scale["window"]),
+                               continuous_colormap=ensure_colormap(scale["colormap"]))
+    layer._overlays["colorbar"] = ColorBarOverlay(colormanager_attribute="colour_scale")
+
+
+@cache
+def _colour_scale_model() -> type:
+    """The model class (made on first use: napari loads with the window, not with this module)."""
+    from napari.utils.colormaps import Colormap
+    from napari.utils.events import EventedModel
+
+    class ColourScale(EventedModel):
+        """What napari's colour bar reads of a colour manager: the limits and the colormap."""
+
+        contrast_limits: tuple[float, float]
+        continuous_colormap: Colormap
+
+    ColourScale.model_rebuild(_types_namespace={"Colormap": Colormap})  # names as strings here
+    return ColourScale
+
+
 def update_colorbars(viewer: Any, *, enabled: bool = True) -> None:
-    """Show the colour bar (with its scale and units) of the top visible functional layer (SUV) at
-    the top right and of the top visible other layer (HU, or a comparison's normalised scale) at
+    """Show the colour bar (with its scale and units) of the top visible functional layer (SUV; a
+    fused colour image's scale) at the top right and of the top visible other layer (HU, or a comparison's normalised scale) at
     the bottom right; hide the others' (all of them when not ``enabled``)."""
     from napari.components.overlays import TextOverlay
 
     shown: dict[str, Any] = {} if enabled else {"functional": None, "anatomy": None}
     for layer in reversed(list(viewer.layers)):
         colorbar = getattr(layer, "colorbar", None)
-        if colorbar is None or layer.__class__.__name__ != "Image" or getattr(layer, "rgb", False):
+        scaled = hasattr(layer, "colour_scale")  # a fused colour image (give_colour_scale_bar)
+        if colorbar is None or layer.__class__.__name__ != "Image" or (
+                getattr(layer, "rgb", False) and not scaled):
             continue
-        functional = get_modality(str(layer.metadata.get("modality", "OT"))).functional
+        functional = scaled or get_modality(str(layer.metadata.get("modality", "OT"))).functional
         kind = "functional" if functional else "anatomy"
         wanted = layer.visible and kind not in shown
         if wanted:

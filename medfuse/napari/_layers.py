@@ -222,7 +222,8 @@ def labels_layer_data(volume: Volume, *, name: str | None = None) -> LayerDataTu
 
 
 def create_layer(layer_data: LayerDataTuple) -> Layer:
-    """A napari layer from a layer data tuple, ROIs outlined (``metadata["contour"]``).
+    """A napari layer from a layer data tuple, ROIs outlined (``metadata["contour"]``), a fused
+    colour image with the colour bar of its colours' scale.
 
     Examples
     --------
@@ -232,9 +233,12 @@ def create_layer(layer_data: LayerDataTuple) -> Layer:
     """
     from napari.layers import Layer
 
+    from medfuse.napari._annotations import give_colour_scale_bar
+
     layer = Layer.create(*layer_data)
     if "contour" in layer.metadata and hasattr(layer, "contour"):
         layer.contour = int(layer.metadata["contour"])
+    give_colour_scale_bar(layer)
     return layer
 
 

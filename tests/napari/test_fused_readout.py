@@ -1,5 +1,6 @@
-"""A fused volume in the app: drawn as RGB in every view, and the readout under the cursor gives
-the HU and SUV of its source series there, never the fused image's colours or "a.u."."""
+"""A fused volume in the app: drawn as RGB in every view, with the colour bar of the PET scale its
+colours were made over, and the readout under the cursor gives the HU and SUV of its source series
+there, never the fused image's colours or "a.u."."""
 
 from __future__ import annotations
 
@@ -45,9 +46,29 @@ def test_a_fused_volume_is_rgb_and_reads_its_sources_values(make_napari_viewer, 
         assert int(hu) == 900 and float(suv) == pytest.approx(12.0)
         assert f"CT {int(hu)} HU" in line and "PT 12.00 SUVbw" in line, line
         assert "a.u." not in line and "(" not in line.split(":", 1)[1], line
+        _check_colour_bar(viewer, panels, fused, pet)
         viewer.layers.remove(ct)  # a source closed: the readout says so for it, no crash
         line = next(x for x in readout_lines(viewer, world) if x.startswith(fused.name))
         assert "HU" not in line and "SUVbw" in line
-        assert fused.colorbar.visible is False  # no HU/SUV scale for colours
     finally:
         ortho.detach()
+
+
+def _check_colour_bar(viewer, panels, fused, pet) -> None:
+    """The fused image's colour bar is on screen: the PET's colormap over SUV 0-10 (the window of
+    the fusion), captioned in SUV; the hidden PET's own bar is not."""
+    assert fused.colorbar.visible and not pet.colorbar.visible
+    assert tuple(fused.colour_scale.contrast_limits) == (0.0, 10.0)
+    assert fused.colour_scale.continuous_colormap.name == "inferno"
+    assert viewer.canvas.overlays["medfuse_units_functional"].text == "SUVbw (fused)"
+    letters = panels["Orthogonal views"].show_letters
+    shots = []
+    for shown in (True, False):
+        letters.setChecked(shown)
+        shots.append(np.asarray(viewer.screenshot(canvas_only=True, flash=False))[..., :3])
+    letters.setChecked(True)
+    height, width = shots[0].shape[:2]
+    corner = [shot[: height // 3, 3 * width // 4:].astype(int) for shot in shots]
+    bar = np.abs(corner[0] - corner[1]).max(axis=-1) > 40  # drawn only with the bar on
+    yellow = (corner[0][..., 0] > 220) & (corner[0][..., 1] > 200) & (corner[0][..., 2] < 170)
+    assert bar.sum() > 200 and (bar & yellow).sum() > 20  # inferno's top, in the top right
