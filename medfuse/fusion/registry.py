@@ -14,9 +14,6 @@ Examples
 --------
 >>> import numpy as np
 >>> from medfuse.volume import Volume
-
-if TYPE_CHECKING:
-    from medfuse.modalities.spec import Window
 >>> a = Volume(np.array([[0, 200], [50, 10]], np.uint8))
 >>> b = Volume(np.array([[100, 0], [60, 255]], np.uint8))
 >>> fuse([a, b], method="maximum").array.tolist()
@@ -38,6 +35,9 @@ from medfuse._plugins import discover
 from medfuse.errors import FusionError, GeometryError
 from medfuse.fusion.colour import colour_fused, fuse_luma, luma
 from medfuse.volume import Volume
+
+if TYPE_CHECKING:
+    from medfuse.modalities.spec import Window
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +181,8 @@ def check_inputs(volumes: Sequence[Volume]) -> None:
             raise FusionError(f"{_describe(vol, i)} contains NaN or infinite values")
 
 
-def _normalise(volumes: Sequence[Volume], display: bool) -> tuple[list[np.ndarray], list[Window | None]]:
+def _normalise(volumes: Sequence[Volume],
+               display: bool) -> tuple[list[np.ndarray], list[Window | None]]:
     """Float32 arrays in [0, 1]: 8-bit images divided by 255, others by their modality; and the
     window of each (``(lower, upper)`` in its units, as its modality's normaliser says; None for
     8-bit images and normalisers that do not say).

@@ -191,8 +191,9 @@ def _colour_scale_model() -> type:
 
 def update_colorbars(viewer: Any, *, enabled: bool = True) -> None:
     """Show the colour bar (with its scale and units) of the top visible functional layer (SUV; a
-    fused colour image's scale) at the top right and of the top visible other layer (HU, or a comparison's normalised scale) at
-    the bottom right; hide the others' (all of them when not ``enabled``)."""
+    fused colour image's scale) at the top right and of the top visible other layer (HU, or a
+    comparison's normalised scale) at the bottom right; hide the others' (all of them when not
+    ``enabled``)."""
     from napari.components.overlays import TextOverlay
 
     shown: dict[str, Any] = {} if enabled else {"functional": None, "anatomy": None}
