@@ -350,6 +350,7 @@ class OrthoViews(QWidget):
                 model.layers.remove(mirrors.pop(key))
         for key in [k for k in self._followed if k not in wanted]:
             self._follow(self._followed.pop(key), connect=False)
+        self._update_mip()
         missing = self._missing()
         self._syncing = True  # a mirror's own dims change must not move the shared cursor
         try:
@@ -379,13 +380,20 @@ class OrthoViews(QWidget):
             mirror.contour = source.contour
         if plane == "mip":
             mirror.projection_mode = "max"
-            mirror.visible = True  # the PET's own view: see _shows
+            mirror.visible = id(source) in _mip_shown(self.viewer.layers)
         self._mirrors[plane][id(source)] = mirror
         self.models[plane].layers.append(mirror)
         self._fresh.add(plane)
         if id(source) not in self._followed:
             self._followed[id(source)] = source
             self._follow(source, connect=True)
+
+    def _update_mip(self) -> None:
+        """Show in the MIP view the functional layers :func:`_mip_shown` picks, hide the others."""
+        shown = _mip_shown(self.viewer.layers)
+        for key, mirror in self._mirrors.get("mip", {}).items():
+            if mirror.visible != (key in shown):
+                mirror.visible = key in shown
 
     def _follow(self, source: Layer, *, connect: bool) -> None:
         for name in _SYNCED + _GEOMETRY:
@@ -417,6 +425,8 @@ class OrthoViews(QWidget):
             return
         if name == "visible":
             self._update_crosshairs(only="axial")
+        if name in ("visible", "name"):
+            self._update_mip()
         for plane, mirrors in self._mirrors.items():
             mirror = mirrors.get(id(source))
             if mirror is None or (plane == "mip" and name == "visible"):
@@ -696,15 +706,28 @@ def camera_of(model: Any) -> Any:
 
 
 def _shows(plane: str, layer: Layer) -> bool:
-    """True when ``plane``'s view shows ``layer``: every view all layers, the MIP view only the
-    functional images (PET, SPECT), and those whether or not the other views show them (it is the
-    PET's own view, as in PET/CT readers: the Fuse panel hides the PET under the fused image)."""
+    """True when ``plane``'s view mirrors ``layer``: every view all layers, the MIP view only the
+    functional images (PET, SPECT; which of them it draws: :func:`_mip_shown`)."""
     if plane != "mip":
         return True
     from medfuse.modalities import get_modality
 
     return (layer.__class__.__name__ == "Image" and not getattr(layer, "rgb", False)
             and get_modality(str(layer.metadata.get("modality", "OT"))).functional)
+
+
+def _mip_shown(layers: Any) -> set[int]:
+    """The ids of the functional layers the MIP view draws: those the other views show and those
+    under a visible fused image (the Fuse panel hides its sources); when that leaves none, the top
+    one. The MIP is the PET's own view, as in PET/CT readers: it is never blank while a PET is open,
+    and of two PETs it follows the eye toggles."""
+    functional = [layer for layer in layers if _shows("mip", layer)]
+    fused_from = {name for layer in layers if layer.visible
+                  for name in layer.metadata.get("source_layers", ())}
+    shown = {id(layer) for layer in functional if layer.visible or layer.name in fused_from}
+    if not shown and functional:
+        shown = {id(functional[-1])}
+    return shown
 
 
 def _crosshair_lines(point: np.ndarray, box: np.ndarray, shown: tuple[int, ...]) -> list[np.ndarray]:

@@ -153,6 +153,36 @@ def test_orthogonal_views_share_layers_and_cursor(app, qtbot):
     viewer.layers["PT pet"].visible = True
 
 
+def test_the_mip_view_follows_the_eye_toggles_of_two_pets(make_napari_viewer, qtbot, ct_pet):
+    ct, pet = ct_pet
+    follow_up = pet.with_array(pet.array * 0.5, meta={"description": "follow-up"})
+    viewer, panels = _window(make_napari_viewer, qtbot, study_layer_data([ct, pet, follow_up]))
+    ortho = panels["Orthogonal views"]
+    mip = ortho.models["mip"]
+    try:
+        def drawn() -> list[str]:
+            return sorted(layer.name for layer in mip.layers if layer.visible)
+
+        assert drawn() == ["PT follow-up", "PT pet"]
+        viewer.layers["PT follow-up"].visible = False
+        assert drawn() == ["PT pet"]
+        viewer.layers["PT pet"].visible = False  # none shown: the top one, never a blank MIP
+        assert drawn() == ["PT follow-up"]
+        rgb = np.zeros((*viewer.layers["CT ct"].data.shape, 3), np.uint8)
+        viewer.add_image(rgb, rgb=True, name="fused", affine=viewer.layers["CT ct"].affine,
+                         metadata={"source_layers": ["CT ct", "PT pet"]})
+        qtbot.waitUntil(lambda: ortho.synced, timeout=10_000)
+        assert drawn() == ["PT pet"]  # the PET under the visible fusion, not the hidden follow-up
+        viewer.layers["fused"].visible = False
+        assert drawn() == ["PT follow-up"]
+        viewer.layers["PT follow-up"].visible = True
+        viewer.layers.remove("fused")
+        qtbot.waitUntil(lambda: ortho.synced, timeout=10_000)
+        assert drawn() == ["PT follow-up"]
+    finally:
+        ortho.detach()
+
+
 def test_readout_shows_hu_and_suv_at_the_cursor(app):
     viewer, panels = app
     inspect = panels["Inspect"]
