@@ -1,5 +1,6 @@
 """Take the real-data reading screenshots of docs/app.md (STS_001 of the real test data): PET/CT
-with MIP and colour bars, the ROI panel, a typed window/level with a PET preset, MR/CT checkerboard.
+with MIP and colour bars, the ROI panel, a typed window/level with a PET preset, the fused PET/CT
+with its SUV colour bar, MR/CT checkerboard.
 
 Run under a display from the repository root (the data are read in place, never copied)::
 
@@ -66,6 +67,15 @@ def main() -> None:
                                           if x.metadata.get("modality") == "PT")
     inspect.window.value = next(c for c in inspect.window.choices if c and c[1] == (0.0, 5.0))
     shoot(viewer, panels, "app_window_level.png")
+    close(viewer, panels)
+
+    viewer, panels = opened([STS / "CT" / "dicom" / "image", STS / "PET" / "dicom" / "image"])
+    viewer.window._dock_widgets["Fuse"].raise_()
+    fuse = panels["Fuse"]
+    fuse.start()
+    wait_for(lambda: not fuse.runner.running and not any(
+        x.visible for x in viewer.layers if x.metadata.get("modality") == "PT"), timeout=300)
+    shoot(viewer, panels, "app_petct_fused.png")
     close(viewer, panels)
 
     viewer, panels = opened([STS / "CT" / "dicom" / "image", STS / "MR_T1" / "dicom" / "image"],
